@@ -1,0 +1,1 @@
+"""k-means, balanced k-means and batched per-class subclass clustering."""

@@ -1,0 +1,1 @@
+"""Long-tailed subsets of balanced datasets (CIFAR-LT style) and test distributions."""

@@ -1,0 +1,1 @@
+"""Losses and post-hoc corrections for long-tailed training."""

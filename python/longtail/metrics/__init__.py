@@ -1,0 +1,1 @@
+"""scikit-learn compatible metrics, long-tail metrics and streaming accumulators."""

@@ -1,0 +1,1 @@
+"""matplotlib plots: per-class recall against training frequency, reliability diagram."""

@@ -1,0 +1,1 @@
+"""Drop-in ``DataLoader`` samplers for long-tailed data (see DESIGN.md)."""

@@ -1,0 +1,13 @@
+//! `longtail-core`: the pure-Rust kernels behind the `longtail` Python package.
+//!
+//! Nothing here knows about Python. Kernels take slices and plain values and return
+//! plain Rust values or [`Error`]; the PyO3 crate (`rust/python`) only converts arrays,
+//! releases the GIL and maps [`Error`] to Python exceptions.
+
+pub mod cluster;
+pub mod error;
+pub mod metrics;
+pub mod rng;
+pub mod sampling;
+
+pub use error::{Error, Result};
