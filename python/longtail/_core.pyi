@@ -13,4 +13,6 @@ def get_num_threads() -> int: ...
 
 # --- metrics ---
 
+# --- streaming ---
+
 # --- cluster ---

@@ -9,5 +9,6 @@ pub mod error;
 pub mod metrics;
 pub mod rng;
 pub mod sampling;
+pub mod streaming;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ mod cluster;
 mod metrics;
 mod run;
 mod samplers;
+mod streaming;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -18,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     samplers::register(m)?;
     metrics::register(m)?;
     cluster::register(m)?;
+    streaming::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! Streaming accumulator kernels (binned histograms, mergeable states).
