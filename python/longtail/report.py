@@ -202,8 +202,6 @@ def _read_csv(path: Path) -> Predictions:
         seen.add(name)
     if "y_true" not in header:
         raise _err(path, where_header, f"missing column 'y_true' (columns: {', '.join(header)})")
-    if not rows:
-        raise _err(path, "", f"no data rows after the header ({where_header})")
 
     others = [c for c in header if c not in ("y_true", "y_pred")]
     prefixed = [c for c in others if c.startswith("score_")]
@@ -221,6 +219,9 @@ def _read_csv(path: Path) -> Predictions:
             f"only one score column ({score_cols[0]!r}); give one score column per class "
             "(for a binary problem: two columns, scores of class 0 and class 1)",
         )
+
+    if not rows:
+        raise _err(path, "", f"no data rows after the header ({where_header})")
 
     col = {name: j for j, name in enumerate(header)}
     scores: np.ndarray | None = None
@@ -245,7 +246,9 @@ def _read_csv(path: Path) -> Predictions:
         if bad.any():
             r, c = (int(v) for v in np.argwhere(bad)[0])
             raise _err(
-                path, f"line {lines[r]}, column {score_cols[c]!r}", f"{scores[r, c]} (not finite)"
+                path,
+                f"line {lines[r]}, column {score_cols[c]!r}",
+                f"{scores[r, c]} (scores must be finite numbers)",
             )
         names = [c[len("score_") :] if c.startswith("score_") else c for c in score_cols]
     else:
@@ -411,7 +414,9 @@ def _read_npz(path: Path) -> Predictions:
             if bad.any():
                 r, c = (int(v) for v in np.argwhere(bad)[0])
                 raise _err(
-                    path, f"array 'scores', row {r}, column {c}", f"{scores[r, c]} (not finite)"
+                    path,
+                    f"array 'scores', row {r}, column {c}",
+                    f"{scores[r, c]} (scores must be finite numbers)",
                 )
             n_classes = scores.shape[1]
         y_true = _npz_labels(path, data, "y_true", None, n_classes)
@@ -695,7 +700,10 @@ def format_report(rep: Report) -> str:
         f"training counts from {rep.counts_source}.",
         f"accuracy {_fmt(rep.accuracy)}, balanced accuracy {_fmt(rep.balanced_accuracy)}",
         f"shot groups (many n > {rep.many:g}, few n < {rep.few:g}; mean recall): "
-        + ", ".join(f"{g} {_fmt(rep.shots[g])} ({group_n[g]} classes)" for g in group_n),
+        + ", ".join(
+            f"{g} {_fmt(rep.shots[g])} ({group_n[g]} class{'es' if group_n[g] != 1 else ''})"
+            for g in group_n
+        ),
     ]
     if has_scores:
         lines.append(
