@@ -42,13 +42,14 @@ def _ratio(text: str) -> float:
     return value
 
 
-def _threshold(text: str) -> float:
+def _threshold(text: str) -> int:
+    # Shot thresholds are class sizes: whole numbers, as metrics.shot_accuracy expects.
     try:
-        value = float(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     >>> args = build_parser().parse_args(["report", "preds.csv", "--few", "5"])
     >>> args.command, args.file, args.few, args.many
-    ('report', 'preds.csv', 5.0, 100.0)
+    ('report', 'preds.csv', 5, 100)
     """
     from longtail.demo import RECIPES, DemoConfig
 
@@ -148,14 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--many",
         type=_threshold,
-        default=100.0,
+        default=100,
         metavar="N",
         help="many-shot: more than N training examples (default: %(default)g)",
     )
     rep.add_argument(
         "--few",
         type=_threshold,
-        default=20.0,
+        default=20,
         metavar="N",
         help="few-shot: fewer than N training examples (default: %(default)g)",
     )

@@ -84,8 +84,8 @@ class DemoConfig:
     weight_decay: float = 5e-4
     hidden: int = 128
     test_per_class: int = 50
-    many: float = 40.0
-    few: float = 10.0
+    many: int = 40
+    few: int = 10
     n_bins: int = 10
     recipes: tuple[str, ...] = tuple(RECIPES)
 

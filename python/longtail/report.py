@@ -96,8 +96,8 @@ class Report:
     predictions: Predictions
     counts: np.ndarray
     counts_source: str
-    many: float
-    few: float
+    many: int
+    few: int
     n_bins: int
     support: np.ndarray
     recall: np.ndarray
@@ -570,8 +570,8 @@ def build_report(
     predictions: Predictions,
     train_counts: Any = None,
     *,
-    many: float = 100,
-    few: float = 20,
+    many: int = 100,
+    few: int = 20,
     n_bins: int = 15,
 ) -> Report:
     """Compute the per-class table, shot groups, ECE and ROC/PR AUC of ``predictions``.
