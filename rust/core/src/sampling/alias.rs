@@ -20,8 +20,8 @@ pub struct AliasTable<I: Idx> {
     pub alias: Vec<I>,
 }
 
-/// Sum of `weights` after checking each is finite and `>= 0`; `arg` names them.
-pub fn checked_sum(weights: &[f64], arg: &str) -> Result<f64> {
+/// Check that `weights` is non-empty and each weight is finite and `>= 0`.
+pub fn check_weights(weights: &[f64], arg: &str) -> Result<()> {
     if weights.is_empty() {
         return Err(Error::value(arg, "must not be empty"));
     }
@@ -35,6 +35,12 @@ pub fn checked_sum(weights: &[f64], arg: &str) -> Result<f64> {
             "must be finite and non-negative (found NaN, infinity or a negative value)",
         ));
     }
+    Ok(())
+}
+
+/// Sum of `weights` after [`check_weights`]; errors unless positive and finite.
+pub fn checked_sum(weights: &[f64], arg: &str) -> Result<f64> {
+    check_weights(weights, arg)?;
     // Pairwise-ish: per-chunk sums then a sum of those, in a fixed chunking so the
     // result does not depend on the thread count.
     let total: f64 = weights
