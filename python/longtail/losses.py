@@ -710,7 +710,7 @@ class LDAMLoss(_CountsModule):
                                  f"got {warr.shape[0]}")
             if (warr < 0).any():
                 raise ValueError("weight: per-class weights must be non-negative")
-            w = torch.as_tensor(warr, dtype=torch.float32, device=_device_of(counts))
+            w = _as_buffer(warr, counts)
         self.register_buffer("weight", w)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
