@@ -297,3 +297,12 @@ def test_class_feature_stats_frechet_and_float32_cuda_free_inputs():
     assert s.frechet_distance(0, 1) == pytest.approx(want, rel=1e-9)
     with pytest.raises(ValueError, match="class"):
         st.ClassFeatureStats(3, 3).frechet_distance(0, 1)
+
+
+def test_merge_refuses_duplicates_it_cannot_take_out():
+    a, b = st.ConfusionMatrix(2), st.ConfusionMatrix(2)
+    a.update([0, 1, 1], [0, 1, 0], indexes=[0, 1, 2])
+    b.update([1, 1], [1, 1], indexes=[2, 3])  # id 2 is in b's first update ...
+    b.update([0], [0], indexes=[4])  # ... which is no longer its last one
+    with pytest.raises(ValueError, match="other"):
+        a.merge(b)
