@@ -205,6 +205,9 @@ class _Accumulator:
     def _config(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _flush(self) -> None:
+        """Fold rows buffered by ``update`` into ``self._state`` (exact states only)."""
+
     # --- public protocol --------------------------------------------------------------
 
     def reset(self) -> None:
@@ -214,6 +217,7 @@ class _Accumulator:
         self._seen = _SeenIds()
         self._uses_ids = False
         self._tail: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
+        self._pending: list[tuple[np.ndarray, ...]] = []
 
     def update(self, preds: Any, target: Any, *, indexes: Any = None) -> None:
         """Add a batch. ``indexes``: the batch's sample ids; an id seen before is skipped."""
@@ -241,6 +245,8 @@ class _Accumulator:
                 f"{type(self).__name__}{self._config()}"
             )
         self._unsync()
+        self._flush()
+        other._flush()
         state = other._local if other._local is not None else other._state
         theirs = self._drop_seen(other, state)
         self._state = self._combine(self._state, theirs)
@@ -257,6 +263,7 @@ class _Accumulator:
         initialised process group. Returns ``self``.
         """
         self._unsync()
+        self._flush()
         if world_size(group) == 1:
             return self
         local = self._state
@@ -274,6 +281,7 @@ class _Accumulator:
 
     def state_dict(self) -> dict[str, Any]:
         """The state (global after ``sync()``) as numpy arrays plus the configuration."""
+        self._flush()
         out: dict[str, Any] = {k: np.array(v, copy=True) for k, v in self._state.items()}
         out["seen_ids"] = self._seen.ids()
         out["config"] = self._config()
@@ -621,12 +629,11 @@ class _Ranking(_Accumulator):
         return p, t
 
     def _accumulate(self, state: dict[str, np.ndarray], rows: tuple[np.ndarray, ...]) -> None:
-        p, t = rows
+        p, t = rows[:2]
         if self.bins is None:
-            state["preds"] = np.concatenate([state["preds"], p.astype(np.float64)])
-            state["target"] = np.concatenate([state["target"], t])
-            ids = np.full(p.shape[0], -1, dtype=np.int64)
-            state["ids"] = np.concatenate([state["ids"], ids])
+            # Buffer the batch; concatenating on every update would copy O(n^2) bytes.
+            ids = rows[2] if len(rows) > 2 else np.full(p.shape[0], -1, dtype=np.int64)
+            self._pending.append((p.astype(np.float64), t, ids))
             return
         if p.shape[0] == 0:
             return
@@ -663,8 +670,18 @@ class _Ranking(_Accumulator):
             raise ValueError("indexes: sample ids must be >= 0")
         keep = self._seen.first_seen(ids)
         self._uses_ids = True
-        self._accumulate(self._state, (p[keep], t[keep]))
-        self._state["ids"][self._state["ids"].size - int(keep.sum()) :] = ids[keep]
+        self._accumulate(self._state, (p[keep], t[keep], ids[keep]))
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        parts = [(self._state["preds"], self._state["target"], self._state["ids"])]
+        parts += self._pending
+        self._pending = []
+        self._state = {
+            k: np.concatenate([part[j] for part in parts])
+            for j, k in enumerate(("preds", "target", "ids"))
+        }
 
     def _combine(self, a: dict, b: dict, sign: int = 1) -> dict:
         if self.bins is not None:
@@ -737,6 +754,7 @@ class _Ranking(_Accumulator):
         """The score: a float (binary task, or macro / weighted / micro average) or the
         per-class array (``average=None``); undefined classes are NaN (see the module
         docstring)."""
+        self._flush()
         if self.task == "binary" or self.average == "micro":
             return self._micro()
         scores, support = self._per_class()
