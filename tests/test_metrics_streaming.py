@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import sklearn.metrics as skm
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st_h
 from sklearn.exceptions import UndefinedMetricWarning
 
 import longtail.metrics as ltm
@@ -306,3 +308,37 @@ def test_merge_refuses_duplicates_it_cannot_take_out():
     b.update([0], [0], indexes=[4])  # ... which is no longer its last one
     with pytest.raises(ValueError, match="other"):
         a.merge(b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st_h.lists(
+        st_h.tuples(st_h.integers(0, 15), st_h.integers(0, 2)), min_size=1, max_size=60
+    ),
+    bins=st_h.sampled_from([16, 32]),
+)
+def test_binned_equals_exact_when_scores_sit_on_bin_centres(data, bins):
+    # Scores on the centres of 16 levels lose nothing to 16 or 32 bins, so binned AUROC
+    # and AP must equal the exact ones (ties included), classes without positives too.
+    level = np.array([d[0] for d in data])
+    y = np.array([d[1] for d in data])
+    score = (level + 0.5) / 16
+    probs = np.stack([score, 1 - score, np.full_like(score, 0.5)], axis=1)
+    for cls in (st.AUROC, st.AveragePrecision):
+        exact = cls("multiclass", num_classes=3, average=None)
+        binned = cls("multiclass", num_classes=3, average=None, bins=bins)
+        exact.update(probs, y)
+        binned.update(probs, y)
+        np.testing.assert_allclose(binned.compute(), exact.compute(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_are_accepted():
+    p, y = _data(n=200)
+    cpu, gpu = st.AUROC("multiclass", num_classes=C, bins=256), st.AUROC(
+        "multiclass", num_classes=C, bins=256
+    )
+    cpu.update(p, y)
+    gpu.update(torch.tensor(p, device="cuda"), torch.tensor(y, device="cuda"))
+    assert gpu.compute() == cpu.compute()
