@@ -1,6 +1,8 @@
 # Type stub of the compiled module longtail._core (rust/python).
 # Each section is owned by one area; keep them in this order.
 
+import numpy as np
+
 __version__: str
 
 class LongtailValueError(ValueError): ...
@@ -72,7 +74,65 @@ def m_per_class_indices(
 ) -> npt.NDArray[np.int64]: ...
 
 # --- metrics ---
+# Functional metrics kernels (rust/python/src/metrics.rs); arrays must be contiguous.
+def binary_clf_curve(
+    y: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def binary_score(
+    y: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None, metric: str
+) -> float: ...
+def per_column_score(
+    scores: np.ndarray,
+    classes: np.ndarray | None,
+    indicator: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    metric: str,
+) -> np.ndarray: ...
+def ovo_pair_auc(classes: np.ndarray, scores: np.ndarray) -> np.ndarray: ...
+def label_range(a: np.ndarray, b: np.ndarray) -> tuple[int, int] | None: ...
+def present_labels(a: np.ndarray, b: np.ndarray, lo: int, hi: int) -> np.ndarray: ...
+def confusion_matrix_lut(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    lo: int,
+    lut: np.ndarray,
+    k: int,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray: ...
+def confusion_matrix_auto(
+    y_true: np.ndarray, y_pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None: ...
+def top_k_hits(classes: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray: ...
 
 # --- streaming ---
+
+import numpy as _np  # noqa: E402 - sections below the top are owned separately
+import numpy.typing as _npt  # noqa: E402
+
+def binned_hist_multiclass(
+    scores: _npt.NDArray[_np.float32] | _npt.NDArray[_np.float64],
+    target: _npt.NDArray[_np.int64],
+    hist: _npt.NDArray[_np.int64],
+    bins: int,
+    lo: float,
+    hi: float,
+) -> None: ...
+def binned_hist_multilabel(
+    scores: _npt.NDArray[_np.float32] | _npt.NDArray[_np.float64],
+    target: _npt.NDArray[_np.uint8],
+    hist: _npt.NDArray[_np.int64],
+    bins: int,
+    lo: float,
+    hi: float,
+) -> None: ...
+def binned_scores(
+    hist: _npt.NDArray[_np.int64], classes: int, bins: int, ap: bool
+) -> list[float]: ...
+def confusion_counts(
+    target: _npt.NDArray[_np.int64],
+    preds: _npt.NDArray[_np.int64],
+    cm: _npt.NDArray[_np.int64],
+    classes: int,
+) -> None: ...
 
 # --- cluster ---
