@@ -1,6 +1,8 @@
 # Type stub of the compiled module longtail._core (rust/python).
 # Each section is owned by one area; keep them in this order.
 
+import numpy as np
+
 __version__: str
 
 class LongtailValueError(ValueError): ...
@@ -11,8 +13,126 @@ def get_num_threads() -> int: ...
 
 # --- samplers ---
 
+import numpy as np  # noqa: E402 (imports kept inside this area's section)
+import numpy.typing as npt  # noqa: E402
+
+_Order = npt.NDArray[np.uint32] | npt.NDArray[np.uint64]
+
+def group_labels(
+    labels: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], _Order]: ...
+def class_first_indices(
+    order: _Order,
+    offsets: npt.NDArray[np.int64],
+    class_probs: npt.NDArray[np.float64],
+    total: int,
+    replacement: bool,
+    seed: int,
+    epoch: int,
+    rank: int,
+    num_replicas: int,
+) -> npt.NDArray[np.int64]: ...
+def alias_table(
+    weights: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], _Order]: ...
+def weighted_indices(
+    prob: npt.NDArray[np.float64],
+    alias: _Order,
+    total: int,
+    seed: int,
+    epoch: int,
+    rank: int,
+    num_replicas: int,
+) -> npt.NDArray[np.int64]: ...
+def weighted_indices_without_replacement(
+    weights: npt.NDArray[np.float64],
+    num_samples: int,
+    total: int,
+    seed: int,
+    epoch: int,
+    rank: int,
+    num_replicas: int,
+) -> npt.NDArray[np.int64]: ...
+def repeat_factor_indices(
+    factors: npt.NDArray[np.float64],
+    seed: int,
+    epoch: int,
+    rank: int,
+    num_replicas: int,
+    drop_last: bool,
+) -> npt.NDArray[np.int64]: ...
+def m_per_class_indices(
+    order: _Order,
+    offsets: npt.NDArray[np.int64],
+    m: int,
+    batch_size: int,
+    batches_per_rank: int,
+    seed: int,
+    epoch: int,
+    rank: int,
+    num_replicas: int,
+) -> npt.NDArray[np.int64]: ...
+
 # --- metrics ---
+# Functional metrics kernels (rust/python/src/metrics.rs); arrays must be contiguous.
+def binary_clf_curve(
+    y: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def binary_score(
+    y: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None, metric: str
+) -> float: ...
+def per_column_score(
+    scores: np.ndarray,
+    classes: np.ndarray | None,
+    indicator: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    metric: str,
+) -> np.ndarray: ...
+def ovo_pair_auc(classes: np.ndarray, scores: np.ndarray) -> np.ndarray: ...
+def label_range(a: np.ndarray, b: np.ndarray) -> tuple[int, int] | None: ...
+def present_labels(a: np.ndarray, b: np.ndarray, lo: int, hi: int) -> np.ndarray: ...
+def confusion_matrix_lut(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    lo: int,
+    lut: np.ndarray,
+    k: int,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray: ...
+def confusion_matrix_auto(
+    y_true: np.ndarray, y_pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None: ...
+def top_k_hits(classes: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray: ...
 
 # --- streaming ---
+
+import numpy as _np  # noqa: E402 - sections below the top are owned separately
+import numpy.typing as _npt  # noqa: E402
+
+def binned_hist_multiclass(
+    scores: _npt.NDArray[_np.float32] | _npt.NDArray[_np.float64],
+    target: _npt.NDArray[_np.int64],
+    hist: _npt.NDArray[_np.int64],
+    bins: int,
+    lo: float,
+    hi: float,
+) -> None: ...
+def binned_hist_multilabel(
+    scores: _npt.NDArray[_np.float32] | _npt.NDArray[_np.float64],
+    target: _npt.NDArray[_np.uint8],
+    hist: _npt.NDArray[_np.int64],
+    bins: int,
+    lo: float,
+    hi: float,
+) -> None: ...
+def binned_scores(
+    hist: _npt.NDArray[_np.int64], classes: int, bins: int, ap: bool
+) -> list[float]: ...
+def confusion_counts(
+    target: _npt.NDArray[_np.int64],
+    preds: _npt.NDArray[_np.int64],
+    cm: _npt.NDArray[_np.int64],
+    classes: int,
+) -> None: ...
 
 # --- cluster ---

@@ -1,7 +1,252 @@
-//! Bindings for the metrics kernels.
+//! Bindings for the functional metrics kernels (`longtail_core::metrics`).
+//!
+//! The Python layer (`longtail/metrics/_ranking.py`, `_classification.py`) validates the
+//! arguments the way scikit-learn does and converts them to contiguous arrays of the
+//! dtypes named here; these functions borrow the data and run the kernel without the GIL.
 
+use longtail_core::metrics::{classification, confusion, ranking};
+use longtail_core::Error;
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::run;
+
+fn slice1<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| run::to_py(Error::value(name, "must be contiguous")))
+}
+
+fn slice2<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>, name: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| run::to_py(Error::value(name, "must be C-contiguous")))
+}
+
+fn metric(name: &str) -> PyResult<ranking::Metric> {
+    match name {
+        "roc_auc" => Ok(ranking::Metric::RocAuc),
+        "average_precision" => Ok(ranking::Metric::AveragePrecision),
+        _ => Err(run::to_py(Error::value(
+            "metric",
+            format!("unknown metric {name:?}"),
+        ))),
+    }
+}
+
+fn matrix<'py>(
+    py: Python<'py>,
+    v: Vec<f64>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    v.into_pyarray(py).reshape([rows, cols])
+}
+
+/// `(fps, tps, thresholds)` at the distinct scores, highest first (scikit-learn's
+/// `confusion_matrix_at_thresholds`); `y` is 1 for positives.
+#[pyfunction]
+#[pyo3(signature = (y, scores, sample_weight=None))]
+#[allow(clippy::type_complexity)]
+fn binary_clf_curve<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray1<'py, u8>,
+    scores: PyReadonlyArray1<'py, f64>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+) -> PyResult<(
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+)> {
+    let y = slice1(&y, "y_true")?;
+    let s = slice1(&scores, "y_score")?;
+    let w = match &sample_weight {
+        Some(a) => Some(slice1(a, "sample_weight")?),
+        None => None,
+    };
+    let c = run::detached(py, || ranking::binary_curve(y, s, w))?;
+    Ok((
+        PyArray1::from_vec(py, c.fps),
+        PyArray1::from_vec(py, c.tps),
+        PyArray1::from_vec(py, c.thresholds),
+    ))
+}
+
+/// Binary ROC AUC (`metric="roc_auc"`, NaN when a class has no weight) or average
+/// precision (`"average_precision"`) without building the curve.
+#[pyfunction]
+#[pyo3(signature = (y, scores, sample_weight, metric))]
+fn binary_score(
+    py: Python<'_>,
+    y: PyReadonlyArray1<'_, u8>,
+    scores: PyReadonlyArray1<'_, f64>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    metric: &str,
+) -> PyResult<f64> {
+    let m = self::metric(metric)?;
+    let y = slice1(&y, "y_true")?;
+    let s = slice1(&scores, "y_score")?;
+    let w = match &sample_weight {
+        Some(a) => Some(slice1(a, "sample_weight")?),
+        None => None,
+    };
+    run::detached(py, || ranking::binary_metric(y, s, w, m))
+}
+
+/// Per-column binary metric of an `n x C` score matrix: against encoded classes
+/// (`classes`, one-vs-rest) or an `n x C` indicator matrix (`indicator`).
+#[pyfunction]
+#[pyo3(signature = (scores, classes, indicator, sample_weight, metric))]
+fn per_column_score<'py>(
+    py: Python<'py>,
+    scores: PyReadonlyArray2<'py, f64>,
+    classes: Option<PyReadonlyArray1<'py, u32>>,
+    indicator: Option<PyReadonlyArray2<'py, u8>>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    metric: &str,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let m = self::metric(metric)?;
+    let (n, c) = (scores.shape()[0], scores.shape()[1]);
+    let s = slice2(&scores, "y_score")?;
+    let truth = match (&classes, &indicator) {
+        (Some(y), None) => ranking::Truth::Classes(slice1(y, "y_true")?),
+        (None, Some(y)) => ranking::Truth::Indicator(slice2(y, "y_true")?),
+        _ => {
+            return Err(run::to_py(Error::value(
+                "y_true",
+                "pass exactly one of classes and indicator",
+            )))
+        }
+    };
+    let w = match &sample_weight {
+        Some(a) => Some(slice1(a, "sample_weight")?),
+        None => None,
+    };
+    let out = run::detached(py, || ranking::per_column(truth, s, n, c, w, m))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// `C x C` matrix of A(i|j) for one-vs-one ROC AUC (Hand & Till 2001).
+#[pyfunction]
+fn ovo_pair_auc<'py>(
+    py: Python<'py>,
+    classes: PyReadonlyArray1<'py, u32>,
+    scores: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (n, c) = (scores.shape()[0], scores.shape()[1]);
+    let s = slice2(&scores, "y_score")?;
+    let y = slice1(&classes, "y_true")?;
+    let out = run::detached(py, || ranking::ovo_pairs(y, s, n, c))?;
+    matrix(py, out, c, c)
+}
+
+/// `(min, max)` over both label arrays, or None when both are empty.
+#[pyfunction]
+fn label_range(
+    py: Python<'_>,
+    a: PyReadonlyArray1<'_, i64>,
+    b: PyReadonlyArray1<'_, i64>,
+) -> PyResult<Option<(i64, i64)>> {
+    let a = slice1(&a, "y_true")?;
+    let b = slice1(&b, "y_pred")?;
+    run::detached(py, || Ok(confusion::label_range(a, b)))
+}
+
+/// Sorted distinct values of both arrays, all within `[lo, hi]` (a bitmap pass).
+#[pyfunction]
+fn present_labels<'py>(
+    py: Python<'py>,
+    a: PyReadonlyArray1<'py, i64>,
+    b: PyReadonlyArray1<'py, i64>,
+    lo: i64,
+    hi: i64,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let a = slice1(&a, "y_true")?;
+    let b = slice1(&b, "y_pred")?;
+    let out = run::detached(py, || confusion::present_labels(a, b, lo, hi))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// `k x k` confusion counts (int64) or weighted sums (float64 when `sample_weight` is
+/// given): `lut[v - lo]` is the index of label `v` (`2**32 - 1` for labels to skip).
+#[pyfunction]
+#[pyo3(signature = (y_true, y_pred, lo, lut, k, sample_weight=None))]
+fn confusion_matrix_lut<'py>(
+    py: Python<'py>,
+    y_true: PyReadonlyArray1<'py, i64>,
+    y_pred: PyReadonlyArray1<'py, i64>,
+    lo: i64,
+    lut: PyReadonlyArray1<'py, u32>,
+    k: usize,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let t = slice1(&y_true, "y_true")?;
+    let p = slice1(&y_pred, "y_pred")?;
+    let l = slice1(&lut, "labels")?;
+    match &sample_weight {
+        None => {
+            let m = run::detached(py, || confusion::confusion_counts(t, p, lo, l, k))?;
+            let m: Vec<i64> = m.into_iter().map(|v| v as i64).collect();
+            Ok(m.into_pyarray(py).reshape([k, k])?.into_any())
+        }
+        Some(w) => {
+            let w = slice1(w, "sample_weight")?;
+            let m = run::detached(py, || confusion::confusion_weighted(t, p, w, lo, l, k))?;
+            Ok(matrix(py, m, k, k)?.into_any())
+        }
+    }
+}
+
+/// `(labels, counts)` in one counting pass when the label range is at most 256 wide;
+/// None otherwise.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn confusion_matrix_auto<'py>(
+    py: Python<'py>,
+    y_true: PyReadonlyArray1<'py, i64>,
+    y_pred: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Option<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<i64>>)>> {
+    let t = slice1(&y_true, "y_true")?;
+    let p = slice1(&y_pred, "y_pred")?;
+    let out = run::detached(py, || confusion::confusion_auto(t, p))?;
+    match out {
+        None => Ok(None),
+        Some((labels, m)) => {
+            let k = labels.len();
+            let m: Vec<i64> = m.into_iter().map(|v| v as i64).collect();
+            Ok(Some((
+                PyArray1::from_vec(py, labels),
+                m.into_pyarray(py).reshape([k, k])?,
+            )))
+        }
+    }
+}
+
+/// 1 where the true class is among the row's `k` highest scores (scikit-learn's tie order).
+#[pyfunction]
+fn top_k_hits<'py>(
+    py: Python<'py>,
+    classes: PyReadonlyArray1<'py, u32>,
+    scores: PyReadonlyArray2<'py, f64>,
+    k: usize,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let (n, c) = (scores.shape()[0], scores.shape()[1]);
+    let s = slice2(&scores, "y_score")?;
+    let y = slice1(&classes, "y_true")?;
+    let out = run::detached(py, || classification::top_k_hits(y, s, n, c, k))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(binary_clf_curve, m)?)?;
+    m.add_function(wrap_pyfunction!(binary_score, m)?)?;
+    m.add_function(wrap_pyfunction!(per_column_score, m)?)?;
+    m.add_function(wrap_pyfunction!(ovo_pair_auc, m)?)?;
+    m.add_function(wrap_pyfunction!(label_range, m)?)?;
+    m.add_function(wrap_pyfunction!(present_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(confusion_matrix_lut, m)?)?;
+    m.add_function(wrap_pyfunction!(confusion_matrix_auto, m)?)?;
+    m.add_function(wrap_pyfunction!(top_k_hits, m)?)?;
     Ok(())
 }

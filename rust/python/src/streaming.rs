@@ -1,7 +1,136 @@
-//! Bindings for the streaming accumulator kernels.
+//! Bindings for the streaming accumulator kernels. The Python layer owns the state
+//! arrays (int64 numpy) and passes them in to be updated in place, so an update never
+//! allocates a second `2 x classes x bins` histogram.
 
+use longtail_core::streaming::{self, Bins};
+use longtail_core::Error;
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::run;
+
+/// Scores in the dtype the caller had (no float32 -> float64 copy of large batches).
+#[derive(FromPyObject)]
+enum Scores<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+fn contiguous<'a, T: numpy::Element>(
+    a: &'a PyReadonlyArray2<'_, T>,
+    name: &str,
+) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| run::to_py(Error::value(name, "must be C-contiguous")))
+}
+
+/// Add multiclass rows (scores `n x C`, class ids `target`) to `hist` (int64, length
+/// `2 * C * bins`, negatives first).
+#[pyfunction]
+#[pyo3(signature = (scores, target, hist, bins, lo, hi))]
+fn binned_hist_multiclass(
+    py: Python<'_>,
+    scores: Scores<'_>,
+    target: PyReadonlyArray1<'_, i64>,
+    mut hist: PyReadwriteArray1<'_, i64>,
+    bins: usize,
+    lo: f64,
+    hi: f64,
+) -> PyResult<()> {
+    let b = Bins::new(bins, lo, hi).map_err(run::to_py)?;
+    let t = target
+        .as_slice()
+        .map_err(|_| run::to_py(Error::value("target", "must be contiguous")))?;
+    let h = hist
+        .as_slice_mut()
+        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    match &scores {
+        Scores::F32(a) => {
+            let classes = a.shape()[1];
+            let s = contiguous(a, "preds")?;
+            run::detached(py, || streaming::hist_multiclass(s, t, classes, b, h))
+        }
+        Scores::F64(a) => {
+            let classes = a.shape()[1];
+            let s = contiguous(a, "preds")?;
+            run::detached(py, || streaming::hist_multiclass(s, t, classes, b, h))
+        }
+    }
+}
+
+/// Add multilabel / binary rows (scores `n x C`, 0/1 targets `n x C`) to `hist`.
+#[pyfunction]
+#[pyo3(signature = (scores, target, hist, bins, lo, hi))]
+fn binned_hist_multilabel(
+    py: Python<'_>,
+    scores: Scores<'_>,
+    target: PyReadonlyArray2<'_, u8>,
+    mut hist: PyReadwriteArray1<'_, i64>,
+    bins: usize,
+    lo: f64,
+    hi: f64,
+) -> PyResult<()> {
+    let b = Bins::new(bins, lo, hi).map_err(run::to_py)?;
+    let t = contiguous(&target, "target")?;
+    let h = hist
+        .as_slice_mut()
+        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    match &scores {
+        Scores::F32(a) => {
+            let classes = a.shape()[1];
+            let s = contiguous(a, "preds")?;
+            run::detached(py, || streaming::hist_multilabel(s, t, classes, b, h))
+        }
+        Scores::F64(a) => {
+            let classes = a.shape()[1];
+            let s = contiguous(a, "preds")?;
+            run::detached(py, || streaming::hist_multilabel(s, t, classes, b, h))
+        }
+    }
+}
+
+/// Per-class AUROC (`ap=False`) or average precision (`ap=True`) of a histogram.
+#[pyfunction]
+#[pyo3(signature = (hist, classes, bins, ap))]
+fn binned_scores(
+    py: Python<'_>,
+    hist: PyReadonlyArray1<'_, i64>,
+    classes: usize,
+    bins: usize,
+    ap: bool,
+) -> PyResult<Vec<f64>> {
+    let h = hist
+        .as_slice()
+        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    run::detached(py, || streaming::binned_scores(h, classes, bins, ap))
+}
+
+/// Add (target, preds) class-id pairs to the row-major `C x C` int64 matrix `cm`.
+#[pyfunction]
+#[pyo3(signature = (target, preds, cm, classes))]
+fn confusion_counts(
+    py: Python<'_>,
+    target: PyReadonlyArray1<'_, i64>,
+    preds: PyReadonlyArray1<'_, i64>,
+    mut cm: PyReadwriteArray1<'_, i64>,
+    classes: usize,
+) -> PyResult<()> {
+    let t = target
+        .as_slice()
+        .map_err(|_| run::to_py(Error::value("target", "must be contiguous")))?;
+    let p = preds
+        .as_slice()
+        .map_err(|_| run::to_py(Error::value("preds", "must be contiguous")))?;
+    let m = cm
+        .as_slice_mut()
+        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    run::detached(py, || streaming::confusion_counts(t, p, classes, m))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(binned_hist_multiclass, m)?)?;
+    m.add_function(wrap_pyfunction!(binned_hist_multilabel, m)?)?;
+    m.add_function(wrap_pyfunction!(binned_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(confusion_counts, m)?)?;
     Ok(())
 }

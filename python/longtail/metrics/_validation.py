@@ -1,0 +1,123 @@
+"""Input checks shared by the functional metrics, mirroring scikit-learn's.
+
+scikit-learn finds the type of a target and its classes with ``np.unique`` (a sort);
+for integer labels we use two O(n) passes in Rust instead (range, then a bitmap of the
+labels present), which keeps validation from dominating the run time on large inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from longtail import _core
+from longtail._checks import to_numpy
+
+__all__ = ["labels_array", "unique", "target_type", "score_array", "weight_array"]
+
+_BITMAP_RANGE = 1 << 26
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def labels_array(y: Any, name: str) -> np.ndarray:
+    """``y`` as a numpy array (1-D, or 2-D for indicator matrices); a column is raveled.
+
+    >>> labels_array([[1], [0]], "y_true").tolist()
+    [1, 0]
+    """
+    arr = to_numpy(y, name) if not isinstance(y, (list, tuple)) else np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected a 1-D or 2-D array, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: must not be empty")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinity")
+    return arr
+
+
+def unique(y: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of ``y`` (``np.unique``, in O(n) for integer labels).
+
+    >>> unique(np.array([3, 1, 3])).tolist()
+    [1, 3]
+    """
+    if y.dtype.kind in "iub" and y.ndim == 1:
+        a = np.ascontiguousarray(y, dtype=np.int64)
+        lo_hi = _core.label_range(a, _EMPTY)
+        if lo_hi is not None and lo_hi[1] - lo_hi[0] < _BITMAP_RANGE:
+            return _core.present_labels(a, _EMPTY, *lo_hi).astype(y.dtype, copy=False)
+    return np.unique(y)
+
+
+def target_type(y: np.ndarray) -> tuple[str, Optional[np.ndarray]]:
+    """scikit-learn's ``type_of_target`` for a checked array, with the classes of a 1-D
+    target (None for 2-D ones).
+
+    >>> target_type(np.array([0, 2, 1]))[0]
+    'multiclass'
+    """
+    if y.ndim == 2:
+        if y.dtype.kind in "iubf":
+            vals = unique(y.ravel()) if y.dtype.kind != "f" else np.unique(y)
+            if y.dtype.kind == "f" and np.any(vals != vals.astype(np.int64)):
+                return "continuous-multioutput", None
+            if vals.size <= 2 and np.all(np.isin(vals, [0, 1])):
+                return "multilabel-indicator", None
+        return "multiclass-multioutput", None
+    if y.dtype.kind == "f" and np.any(y != np.trunc(y)):
+        return "continuous", None
+    classes = unique(y)
+    return ("multiclass" if classes.size > 2 else "binary"), classes
+
+
+def score_array(y_score: Any, name: str = "y_score") -> np.ndarray:
+    """Scores as a C-contiguous float64 array (1-D or 2-D); a column is raveled.
+
+    >>> score_array([[0.5], [1]]).tolist()
+    [0.5, 1.0]
+    """
+    arr = to_numpy(y_score, name)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected numeric scores, got dtype {arr.dtype}")
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected a 1-D or 2-D array, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: must not be empty")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def weight_array(sample_weight: Any, n: int) -> Optional[np.ndarray]:
+    """``sample_weight`` as a contiguous float64 vector of length ``n`` (or None).
+
+    >>> weight_array([1, 2], 2).tolist()
+    [1.0, 2.0]
+    """
+    if sample_weight is None:
+        return None
+    w = to_numpy(sample_weight, "sample_weight")
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w.ravel()
+    if w.ndim != 1:
+        raise ValueError(f"sample_weight: expected a 1-D array, got shape {w.shape}")
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight: length {w.shape[0]} does not match y_true's length {n}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight: contains NaN or infinity")
+    return w
+
+
+def check_length(y_true: np.ndarray, other: np.ndarray, name: str) -> None:
+    """ValueError naming ``name`` unless it has as many rows as ``y_true``.
+
+    >>> check_length(np.zeros(2), np.zeros(2), "y_score")
+    """
+    if other.shape[0] != y_true.shape[0]:
+        raise ValueError(
+            f"{name}: found {other.shape[0]} samples, but y_true has {y_true.shape[0]}"
+        )

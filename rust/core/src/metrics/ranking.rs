@@ -1,0 +1,549 @@
+//! ROC and precision-recall kernels over one stable sort of the scores.
+//!
+//! Positives and negatives are sorted separately (half the bytes per item: no label
+//! travels with the key), then one merge walk visits the distinct scores in descending
+//! order with the cumulative weights of positives (`tps`) and negatives (`fps`), which is
+//! scikit-learn's `confusion_matrix_at_thresholds`. Because both sorts are stable, the
+//! weights are added in scikit-learn's order and the cumulative sums agree bit for bit.
+//!
+//! ROC AUC is the trapezoid over those points (dropping collinear points, as
+//! scikit-learn's `drop_intermediate` does, leaves the area unchanged); with unit weights
+//! the sum is computed in exact integer-valued floats and divided once. Average precision
+//! is scikit-learn's step sum `sum_n (R_n - R_{n-1}) P_n`.
+
+use rayon::prelude::*;
+
+use super::sort::{desc_key, from_desc_key, lsd_sort_serial, sort_stable, Keyed};
+use crate::{Error, Result};
+
+/// An item with a key and a weight.
+pub trait Weighted: Keyed {
+    fn weight(&self) -> f64;
+}
+
+impl Weighted for u64 {
+    #[inline(always)]
+    fn weight(&self) -> f64 {
+        1.0
+    }
+}
+
+impl Weighted for (u64, f64) {
+    #[inline(always)]
+    fn weight(&self) -> f64 {
+        self.1
+    }
+}
+
+/// Points of the ROC / PR curve at each distinct score, highest score first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Curve {
+    /// Cumulative weight of negatives scored at or above each threshold.
+    pub fps: Vec<f64>,
+    /// Cumulative weight of positives scored at or above each threshold.
+    pub tps: Vec<f64>,
+    /// The distinct scores, decreasing.
+    pub thresholds: Vec<f64>,
+}
+
+/// Which per-column metric to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Area under the ROC curve.
+    RocAuc,
+    /// Average precision (step integral of the PR curve).
+    AveragePrecision,
+}
+
+/// Ground truth of a multi-column problem.
+#[derive(Debug, Clone, Copy)]
+pub enum Truth<'a> {
+    /// Encoded class per row: row `i` is a positive of column `c` iff `y[i] == c`.
+    Classes(&'a [u32]),
+    /// Row-major `n x C` indicator matrix: positive iff the entry is non-zero.
+    Indicator(&'a [u8]),
+}
+
+/// Visit the distinct keys of two ascending-sorted slices in ascending key order (that is
+/// descending score), calling `f(key, tps, fps)` with the cumulative weights after each.
+#[inline]
+fn walk<T: Weighted, F: FnMut(u64, f64, f64)>(pos: &[T], neg: &[T], mut f: F) {
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut tp, mut fp) = (0.0f64, 0.0f64);
+    loop {
+        let k = match (pos.get(i), neg.get(j)) {
+            (Some(a), Some(b)) => a.key().min(b.key()),
+            (Some(a), None) => a.key(),
+            (None, Some(b)) => b.key(),
+            (None, None) => break,
+        };
+        while let Some(a) = pos.get(i) {
+            if a.key() != k {
+                break;
+            }
+            tp += a.weight();
+            i += 1;
+        }
+        while let Some(b) = neg.get(j) {
+            if b.key() != k {
+                break;
+            }
+            fp += b.weight();
+            j += 1;
+        }
+        f(k, tp, fp);
+    }
+}
+
+/// Trapezoid ROC AUC over the walk; NaN when one side has no weight.
+fn auc_of<T: Weighted>(pos: &[T], neg: &[T]) -> f64 {
+    let (mut area, mut ptp, mut pfp) = (0.0f64, 0.0f64, 0.0f64);
+    walk(pos, neg, |_, tp, fp| {
+        area += (fp - pfp) * (tp + ptp);
+        ptp = tp;
+        pfp = fp;
+    });
+    if ptp <= 0.0 || pfp <= 0.0 {
+        return f64::NAN;
+    }
+    area / (2.0 * ptp * pfp)
+}
+
+/// Average precision over the walk; 0 when there is no positive weight (scikit-learn
+/// sets recall to 1 everywhere then, which makes every step zero).
+fn ap_of<T: Weighted>(pos: &[T], neg: &[T]) -> f64 {
+    let (mut sum, mut ptp) = (0.0f64, 0.0f64);
+    walk(pos, neg, |_, tp, fp| {
+        let ps = tp + fp;
+        let precision = if ps != 0.0 { tp / ps } else { 0.0 };
+        sum += (tp - ptp) * precision;
+        ptp = tp;
+    });
+    if ptp == 0.0 {
+        return 0.0;
+    }
+    (sum / ptp).max(0.0)
+}
+
+fn metric_of<T: Weighted>(m: Metric, pos: &[T], neg: &[T]) -> f64 {
+    match m {
+        Metric::RocAuc => auc_of(pos, neg),
+        Metric::AveragePrecision => ap_of(pos, neg),
+    }
+}
+
+fn check_len(n: usize, other: usize, arg: &str) -> Result<()> {
+    if n != other {
+        return Err(Error::value(
+            arg,
+            format!("length {other} does not match y_true's length {n}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_weights(w: &[f64]) -> Result<()> {
+    if w.par_iter().any(|x| !x.is_finite()) {
+        return Err(Error::value("sample_weight", "contains NaN or infinity"));
+    }
+    Ok(())
+}
+
+fn non_finite() -> Error {
+    Error::value("y_score", "contains NaN or infinity")
+}
+
+/// Split one binary problem into sorted positive and negative keys (unit weights).
+fn split_unit(y: &[u8], s: &[f64]) -> Result<(Vec<u64>, Vec<u64>)> {
+    check_len(y.len(), s.len(), "y_score")?;
+    // Chunks in parallel, concatenated in order so the result stays stable.
+    let parts: Vec<(Vec<u64>, Vec<u64>, bool)> = y
+        .par_chunks(1 << 16)
+        .zip(s.par_chunks(1 << 16))
+        .map(|(yc, sc)| {
+            let npos = yc.iter().filter(|&&v| v != 0).count();
+            let mut p = Vec::with_capacity(npos);
+            let mut q = Vec::with_capacity(yc.len() - npos);
+            let mut ok = true;
+            for (&t, &x) in yc.iter().zip(sc) {
+                ok &= x.is_finite();
+                if t != 0 {
+                    p.push(desc_key(x));
+                } else {
+                    q.push(desc_key(x));
+                }
+            }
+            (p, q, ok)
+        })
+        .collect();
+    if parts.iter().any(|p| !p.2) {
+        return Err(non_finite());
+    }
+    let np = parts.iter().map(|p| p.0.len()).sum();
+    let nn = parts.iter().map(|p| p.1.len()).sum();
+    let mut pos = Vec::with_capacity(np);
+    let mut neg = Vec::with_capacity(nn);
+    for (p, q, _) in parts {
+        pos.extend_from_slice(&p);
+        neg.extend_from_slice(&q);
+    }
+    Ok((pos, neg))
+}
+
+/// Positive and negative sides of one weighted binary problem.
+type WeightedSides = (Vec<(u64, f64)>, Vec<(u64, f64)>);
+
+/// Split one weighted binary problem, dropping zero weights as scikit-learn does.
+fn split_weighted(y: &[u8], s: &[f64], w: &[f64]) -> Result<WeightedSides> {
+    check_len(y.len(), s.len(), "y_score")?;
+    check_len(y.len(), w.len(), "sample_weight")?;
+    check_weights(w)?;
+    let mut pos = Vec::new();
+    let mut neg = Vec::new();
+    for ((&t, &x), &wi) in y.iter().zip(s).zip(w) {
+        if !x.is_finite() {
+            return Err(non_finite());
+        }
+        if wi == 0.0 {
+            continue;
+        }
+        if t != 0 {
+            pos.push((desc_key(x), wi));
+        } else {
+            neg.push((desc_key(x), wi));
+        }
+    }
+    Ok((pos, neg))
+}
+
+/// Sort the two sides (each in parallel for large inputs, both at once).
+fn sort_both<T: Keyed>(pos: &mut Vec<T>, neg: &mut Vec<T>) {
+    rayon::join(|| sort_stable(pos), || sort_stable(neg));
+}
+
+/// scikit-learn's `confusion_matrix_at_thresholds` for `y` in {0, 1} (non-zero = positive):
+/// cumulative `fps`, `tps` and the distinct scores, highest first. Zero weights are
+/// dropped first.
+pub fn binary_curve(y: &[u8], s: &[f64], w: Option<&[f64]>) -> Result<Curve> {
+    let mut c = Curve::default();
+    let mut push = |k: u64, tp: f64, fp: f64| {
+        c.tps.push(tp);
+        c.fps.push(fp);
+        c.thresholds.push(from_desc_key(k));
+    };
+    match w {
+        None => {
+            let (mut p, mut q) = split_unit(y, s)?;
+            sort_both(&mut p, &mut q);
+            walk(&p, &q, &mut push);
+        }
+        Some(w) => {
+            let (mut p, mut q) = split_weighted(y, s, w)?;
+            sort_both(&mut p, &mut q);
+            walk(&p, &q, &mut push);
+        }
+    }
+    Ok(c)
+}
+
+/// One binary metric (ROC AUC or average precision) without building the curve.
+/// ROC AUC is NaN when either class has no weight.
+pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Result<f64> {
+    match w {
+        None => {
+            let (mut p, mut q) = split_unit(y, s)?;
+            sort_both(&mut p, &mut q);
+            Ok(metric_of(m, &p, &q))
+        }
+        Some(w) => {
+            let (mut p, mut q) = split_weighted(y, s, w)?;
+            sort_both(&mut p, &mut q);
+            Ok(metric_of(m, &p, &q))
+        }
+    }
+}
+
+/// Check the shape of a row-major `n x c` score matrix and that it is finite.
+fn check_matrix(scores: &[f64], n: usize, c: usize) -> Result<()> {
+    if n.checked_mul(c) != Some(scores.len()) {
+        return Err(Error::value(
+            "y_score",
+            format!(
+                "expected {n} x {c} = {} values, got {}",
+                n * c,
+                scores.len()
+            ),
+        ));
+    }
+    if scores
+        .par_chunks(1 << 16)
+        .any(|ch| ch.iter().any(|x| !x.is_finite()))
+    {
+        return Err(non_finite());
+    }
+    Ok(())
+}
+
+/// Columns handled together: one pass over the rows gathers this many columns, so that
+/// every cache line of the row-major matrix is read once per block instead of per column.
+const BLOCK: usize = 8;
+
+/// The binary metric of every column `c` of an `n x C` row-major score matrix against
+/// `truth` (one-vs-rest for classes, per label for indicators), columns in parallel.
+pub fn per_column(
+    truth: Truth<'_>,
+    scores: &[f64],
+    n: usize,
+    c: usize,
+    w: Option<&[f64]>,
+    m: Metric,
+) -> Result<Vec<f64>> {
+    check_matrix(scores, n, c)?;
+    match truth {
+        Truth::Classes(y) => check_len(n, y.len(), "y_true")?,
+        Truth::Indicator(y) => {
+            if y.len() != n * c {
+                return Err(Error::value("y_true", "shape does not match y_score"));
+            }
+        }
+    }
+    if let Some(w) = w {
+        check_len(n, w.len(), "sample_weight")?;
+        check_weights(w)?;
+    }
+    let is_pos = |i: usize, col: usize| -> bool {
+        match truth {
+            Truth::Classes(y) => y[i] as usize == col,
+            Truth::Indicator(y) => y[i * c + col] != 0,
+        }
+    };
+    let blocks: Vec<usize> = (0..c).step_by(BLOCK).collect();
+    let out: Vec<Vec<f64>> = blocks
+        .into_par_iter()
+        .map(|c0| {
+            let c1 = (c0 + BLOCK).min(c);
+            let mut res = Vec::with_capacity(c1 - c0);
+            match w {
+                None => {
+                    let mut sides: Vec<(Vec<u64>, Vec<u64>)> =
+                        (c0..c1).map(|_| (Vec::new(), Vec::new())).collect();
+                    for i in 0..n {
+                        let row = &scores[i * c..(i + 1) * c];
+                        for (col, side) in (c0..c1).zip(sides.iter_mut()) {
+                            let k = desc_key(row[col]);
+                            if is_pos(i, col) {
+                                side.0.push(k);
+                            } else {
+                                side.1.push(k);
+                            }
+                        }
+                    }
+                    let mut buf = Vec::new();
+                    for (p, q) in sides.iter_mut() {
+                        lsd_sort_serial(p, &mut buf);
+                        lsd_sort_serial(q, &mut buf);
+                        res.push(metric_of(m, p, q));
+                    }
+                }
+                Some(w) => {
+                    let mut sides: Vec<WeightedSides> =
+                        (c0..c1).map(|_| (Vec::new(), Vec::new())).collect();
+                    for i in 0..n {
+                        if w[i] == 0.0 {
+                            continue;
+                        }
+                        let row = &scores[i * c..(i + 1) * c];
+                        for (col, side) in (c0..c1).zip(sides.iter_mut()) {
+                            let it = (desc_key(row[col]), w[i]);
+                            if is_pos(i, col) {
+                                side.0.push(it);
+                            } else {
+                                side.1.push(it);
+                            }
+                        }
+                    }
+                    let mut buf = Vec::new();
+                    for (p, q) in sides.iter_mut() {
+                        lsd_sort_serial(p, &mut buf);
+                        lsd_sort_serial(q, &mut buf);
+                        res.push(metric_of(m, p, q));
+                    }
+                }
+            }
+            res
+        })
+        .collect();
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Pairwise AUCs for one-vs-one ROC AUC (Hand & Till 2001): entry `i * C + j` is
+/// A(i|j), the probability that a random row of class `i` scores higher in column `i`
+/// than a random row of class `j` (ties count one half); NaN on the diagonal and where a
+/// class is absent. For each class, one sort of column `i` and one pass give A(i|j) for
+/// every `j`.
+pub fn ovo_pairs(y: &[u32], scores: &[f64], n: usize, c: usize) -> Result<Vec<f64>> {
+    check_matrix(scores, n, c)?;
+    check_len(n, y.len(), "y_true")?;
+    if let Some(&bad) = y.iter().find(|&&v| v as usize >= c) {
+        return Err(Error::value(
+            "y_true",
+            format!("encoded class {bad} out of range for {c} columns"),
+        ));
+    }
+    let mut counts = vec![0u64; c];
+    for &v in y {
+        counts[v as usize] += 1;
+    }
+    let rows: Vec<Vec<f64>> = (0..c)
+        .into_par_iter()
+        .map_init(Vec::new, |buf, i| {
+            let mut items: Vec<(u64, u32)> = (0..n)
+                .map(|r| (desc_key(scores[r * c + i]), y[r]))
+                .collect();
+            lsd_sort_serial(&mut items, buf);
+            // Twice the Mann-Whitney U of class i against each j, in exact integers.
+            let mut u2 = vec![0u64; c];
+            let mut above = 0u64; // rows of class i with a strictly higher score
+            let mut g = 0;
+            while g < items.len() {
+                let k = items[g].0;
+                let mut e = g;
+                let mut tied = 0u64;
+                while e < items.len() && items[e].0 == k {
+                    tied += u64::from(items[e].1 as usize == i);
+                    e += 1;
+                }
+                for it in &items[g..e] {
+                    if it.1 as usize != i {
+                        u2[it.1 as usize] += 2 * above + tied;
+                    }
+                }
+                above += tied;
+                g = e;
+            }
+            (0..c)
+                .map(|j| {
+                    if j == i || counts[i] == 0 || counts[j] == 0 {
+                        f64::NAN
+                    } else {
+                        u2[j] as f64 / (2.0 * counts[i] as f64 * counts[j] as f64)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(rows.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Brute-force Mann-Whitney AUC.
+    fn brute_auc(y: &[u8], s: &[f64]) -> f64 {
+        let (mut num, mut np, mut nn) = (0.0, 0.0, 0.0);
+        for (i, &yi) in y.iter().enumerate() {
+            if yi == 0 {
+                nn += 1.0;
+                continue;
+            }
+            np += 1.0;
+            for (j, &yj) in y.iter().enumerate() {
+                if yj == 0 {
+                    num += if s[i] > s[j] {
+                        1.0
+                    } else if s[i] == s[j] {
+                        0.5
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+        num / (np * nn)
+    }
+
+    #[test]
+    fn auc_matches_rank_statistic_with_ties() {
+        let y = [1u8, 0, 1, 1, 0, 0, 1, 0];
+        let s = [0.9, 0.9, 0.3, 0.5, 0.1, 0.5, 0.5, -0.0];
+        let got = binary_metric(&y, &s, None, Metric::RocAuc).expect("auc");
+        assert!((got - brute_auc(&y, &s)).abs() < 1e-15);
+        let ones = [1.0; 8];
+        let gw = binary_metric(&y, &s, Some(&ones), Metric::RocAuc).expect("auc");
+        assert!((gw - got).abs() < 1e-15);
+    }
+
+    #[test]
+    fn curve_groups_ties_and_drops_zero_weights() {
+        let y = [1u8, 0, 1, 0];
+        let s = [0.8, 0.8, 0.2, 0.1];
+        let c = binary_curve(&y, &s, None).expect("curve");
+        assert_eq!(c.thresholds, vec![0.8, 0.2, 0.1]);
+        assert_eq!(c.tps, vec![1.0, 2.0, 2.0]);
+        assert_eq!(c.fps, vec![1.0, 1.0, 2.0]);
+        let c = binary_curve(&y, &s, Some(&[1.0, 0.0, 2.0, 1.0])).expect("curve");
+        assert_eq!(c.thresholds, vec![0.8, 0.2, 0.1]);
+        assert_eq!(c.tps, vec![1.0, 3.0, 3.0]);
+        assert_eq!(c.fps, vec![0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // sklearn doc example: AP = 0.8333...
+        let y = [0u8, 0, 1, 1];
+        let s = [0.1, 0.4, 0.35, 0.8];
+        let ap = binary_metric(&y, &s, None, Metric::AveragePrecision).expect("ap");
+        assert!((ap - 0.833_333_333_333_333_4).abs() < 1e-15);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(binary_metric(&[1, 0], &[0.1, f64::NAN], None, Metric::RocAuc).is_err());
+        assert!(binary_metric(&[1, 0], &[0.1], None, Metric::RocAuc).is_err());
+        assert!(binary_curve(&[1, 0], &[0.1, 0.2], Some(&[1.0, f64::INFINITY])).is_err());
+        assert!(per_column(
+            Truth::Classes(&[0, 1]),
+            &[0.1, 0.2, 0.3],
+            2,
+            2,
+            None,
+            Metric::RocAuc
+        )
+        .is_err());
+        assert!(ovo_pairs(&[0, 2], &[0.1, 0.9, 0.3, 0.7], 2, 2).is_err());
+    }
+
+    #[test]
+    fn ovr_and_ovo_agree_with_binary() {
+        let n = 300;
+        let c = 3;
+        let mut s = 12345u64;
+        let mut next = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (s >> 40) % 7
+        };
+        let y: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
+        let sc: Vec<f64> = (0..n * c).map(|_| next() as f64 / 7.0).collect();
+        let ovr = per_column(Truth::Classes(&y), &sc, n, c, None, Metric::RocAuc).expect("ovr");
+        for col in 0..c {
+            let yb: Vec<u8> = y.iter().map(|&v| u8::from(v as usize == col)).collect();
+            let sb: Vec<f64> = (0..n).map(|i| sc[i * c + col]).collect();
+            assert!((ovr[col] - brute_auc(&yb, &sb)).abs() < 1e-14);
+        }
+        let pairs = ovo_pairs(&y, &sc, n, c).expect("ovo");
+        for i in 0..c {
+            for j in 0..c {
+                if i == j {
+                    continue;
+                }
+                let rows: Vec<usize> = (0..n)
+                    .filter(|&r| y[r] as usize == i || y[r] as usize == j)
+                    .collect();
+                let yb: Vec<u8> = rows.iter().map(|&r| u8::from(y[r] as usize == i)).collect();
+                let sb: Vec<f64> = rows.iter().map(|&r| sc[r * c + i]).collect();
+                assert!((pairs[i * c + j] - brute_auc(&yb, &sb)).abs() < 1e-14);
+            }
+        }
+    }
+}

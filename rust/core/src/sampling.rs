@@ -1,1 +1,0 @@
-//! sampling kernels.
