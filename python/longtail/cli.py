@@ -13,6 +13,7 @@ stderr naming the file and the place, with exit status 1 (2 for bad options).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -220,8 +221,9 @@ def _run_demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     start = time.perf_counter()
     progress = not args.quiet and sys.stderr.isatty()
     result = run_demo(config, progress=progress)
-    print(format_demo_table(result))
+    # Files first, then the printout: a closed pipe (| head) must not lose the outputs.
     paths = write_demo_outputs(result, args.out)
+    print(format_demo_table(result))
     print(
         f"\nWrote {', '.join(str(p) for p in paths.values())} "
         f"({time.perf_counter() - start:.0f} s)."
@@ -255,8 +257,8 @@ def _run_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return _fail("report", str(e))
     except OSError as e:  # unreadable file: permissions, a FIFO that fails, ...
         return _fail("report", f"{e.filename}: {e.strerror}")
-    print(format_report(rep))
     paths = write_report(rep, args.out)
+    print(format_report(rep))
     print(f"\nWrote {', '.join(str(p) for p in paths.values())}.")
     return 0
 
@@ -279,3 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"longtail {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (| head): not an error of ours. Point stdout at devnull so
+        # that the interpreter's final flush does not raise again (Python docs, "SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
