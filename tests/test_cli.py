@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -346,3 +347,25 @@ def test_report_missing_file(tmp_path):
     path = tmp_path / "nope.csv"
     proc = run("report", str(path), "--out", str(tmp_path / "o"))
     assert_one_line_error(proc, str(path), "no such file")
+
+
+def test_report_closed_stdout_still_writes_files(tmp_path):
+    """`longtail report ... | head -1`: the files are written and no traceback is shown."""
+    preds = tmp_path / "preds.csv"
+    _scores_csv(preds)
+    out = tmp_path / "rep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "longtail", "report", str(preds), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # Block-buffered stdout, as for most users: the failure then comes at the flush.
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before anything is printed
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=600) in (0, 141), stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert_png(out / "recall_vs_train_count.png")
+    assert (out / "report.md").stat().st_size > 0

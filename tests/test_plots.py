@@ -111,3 +111,12 @@ def test_reliability_diagram(tmp_path):
     path = tmp_path / "rel.png"
     save_figure(fig, path)
     assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 5000
+
+
+def test_recall_plot_groups_outside_the_data_are_not_drawn(tmp_path):
+    # All classes are few-shot: no many/medium label may stray outside the axes (that
+    # once collapsed the layout with a UserWarning, an error under this test suite).
+    fig = plot_recall_vs_train_count([1, 2], {"m": [1.0, 0.5]}, many=100, few=20)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["few-shot\nn < 20"]
+    save_figure(fig, tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 5000

@@ -275,9 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return 0
     try:
-        if args.command == "demo":
-            return _run_demo(args, parser)
-        return _run_report(args, parser)
+        run = _run_demo if args.command == "demo" else _run_report
+        status = run(args, parser)
+        # Flush here, inside the try: a pipe closed by its reader fails at this flush
+        # (stdout is block-buffered when piped), not at the print calls.
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         print(f"longtail {args.command}: interrupted", file=sys.stderr)
         return 130

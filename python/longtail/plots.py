@@ -20,7 +20,7 @@ from typing import Any, Union
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogFormatter
 
 from longtail._checks import as_1d_labels, as_float_array
 
@@ -111,43 +111,33 @@ def plot_recall_vs_train_count(
     ax.set_xscale("log")
     # Plain numbers (1, 10, 100) read better than 10^0, 10^1 for class sizes.
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    # Minor ticks: matplotlib labels them only on narrow ranges; keep that, in plain form.
+    ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
     lo, hi = float(x.min()) / 1.5, float(x.max()) * 1.5
     ax.set_xlim(lo, hi)
     # Head-room above recall 1.0 for the shot-group names, so they never cover data.
     ax.set_ylim(-0.03, 1.12)
     ax.set_yticks(np.linspace(0, 1, 6))
-    label_y = 1.075
+    # Shot groups as (region on the x axis, colour, label), clipped to the visible range:
+    # a group outside it (no class that small or that large) is not drawn at all, so its
+    # label cannot stray outside the axes.
+    groups = []
     if many is not None:
-        ax.axvspan(many, hi, color="tab:green", alpha=0.07, zorder=0)
-        ax.axvline(many, color="grey", linestyle="--", linewidth=1)
-        ax.text(
-            math.sqrt(max(many, lo) * hi),
-            label_y,
-            f"many-shot\nn > {many:g}",
-            ha="center",
-            va="center",
-            fontsize=8.5,
-        )
+        groups.append((many, hi, "tab:green", f"many-shot\nn > {many:g}"))
     if few is not None:
-        ax.axvspan(lo, few, color="tab:red", alpha=0.07, zorder=0)
-        ax.axvline(few, color="grey", linestyle="--", linewidth=1)
-        ax.text(
-            math.sqrt(lo * min(max(few, lo), hi)),
-            label_y,
-            f"few-shot\nn < {few:g}",
-            ha="center",
-            va="center",
-            fontsize=8.5,
-        )
+        groups.append((lo, few, "tab:red", f"few-shot\nn < {few:g}"))
     if many is not None and few is not None and few < many:
-        ax.text(
-            math.sqrt(max(few, lo) * min(many, hi)),
-            label_y,
-            "medium",
-            ha="center",
-            va="center",
-            fontsize=8.5,
-        )
+        groups.append((few, many, None, "medium"))
+    for start, stop, colour, label in groups:
+        a, b = max(start, lo), min(stop, hi)
+        if a >= b:
+            continue
+        if colour is not None:
+            ax.axvspan(a, b, color=colour, alpha=0.07, zorder=0)
+        for edge in (start, stop):
+            if lo < edge < hi:
+                ax.axvline(edge, color="grey", linestyle="--", linewidth=1)
+        ax.text(math.sqrt(a * b), 1.075, label, ha="center", va="center", fontsize=8.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("recall on the test set")
     ax.set_title(title or "Per-class recall against training-class size")
