@@ -211,6 +211,18 @@ def test_report_csv_labels_only_and_logits_npz(tmp_path):
     assert_png(tmp_path / "b" / "reliability.png")
 
 
+def test_report_labels_only_train_counts_name_unseen_classes(tmp_path):
+    # Class 3 never occurs in the file; the training counts say it exists.
+    preds = tmp_path / "labels.csv"
+    preds.write_text("y_true,y_pred\n0,0\n1,0\n2,2\n")
+    counts = tmp_path / "counts.txt"
+    counts.write_text("100\n10\n5\n1\n")
+    proc = run("report", str(preds), "--train-counts", str(counts), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "4 classes" in proc.stdout
+    assert re.search(r"^3\s+1\s+few\s+0\s+n/a", proc.stdout, re.M), proc.stdout
+
+
 def test_report_does_not_overwrite_without_force(tmp_path):
     preds = tmp_path / "preds.csv"
     _scores_csv(preds)

@@ -251,6 +251,13 @@ def _run_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         pred = read_predictions(args.file)
         counts = None
         if args.train_counts is not None:
+            numbered = [str(k) for k in range(pred.n_classes)]
+            if pred.scores is None and pred.class_names == numbered:
+                # Labels only: the file cannot say how many classes there are (the
+                # largest may never occur in it), so the training counts decide.
+                counts = read_train_counts(args.train_counts)
+                if counts.size > pred.n_classes:
+                    pred.class_names = [str(k) for k in range(counts.size)]
             counts = read_train_counts(args.train_counts, pred.class_names)
         rep = build_report(pred, counts, many=args.many, few=args.few, n_bins=args.bins)
     except (ReportInputError, FileExistsError) as e:
