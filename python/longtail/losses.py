@@ -412,9 +412,13 @@ def _weighted_ce(logits: Tensor, target: Tensor, offset: Tensor | None, class_we
     if offset is not None:
         x = x + _buffer_like(offset, x)
     if margins is not None:
-        m = _buffer_like(margins, x)[t_safe]
-        x = x.scatter_add(1, t_safe.unsqueeze(1), (-m).unsqueeze(1))
-    if scale != 1.0:
+        # s * (z - m_y e_y) as one scaled copy (fresh even for s = 1, never the caller's
+        # tensor) plus an in-place update of the target column; the multiply's backward
+        # does not need its output, so the in-place update is autograd-safe.
+        m = _buffer_like(margins, x)[t_safe] * (-scale)
+        x = x * scale
+        x.scatter_add_(1, t_safe.unsqueeze(1), m.unsqueeze(1))
+    elif scale != 1.0:
         x = x * scale
     # cross_entropy is fused and ignores ignore_index itself; out-of-range ids were caught
     # above on the CPU and by its device-side assertion elsewhere.
@@ -436,12 +440,17 @@ def _sigmoid_cb(logits: Tensor, target: Tensor, class_weight: Tensor, gamma: flo
     x = x.to(cd)
     keep = t != ignore_index
     t_safe = torch.where(keep, t, torch.zeros_like(t))
-    onehot = F.one_hot(t_safe, x.shape[1]).to(cd)
-    bce = F.binary_cross_entropy_with_logits(x, onehot, reduction="none")
+    # u = z for the target class and -z for the others, so that p_t = sigmoid(u),
+    # BCE = -logsigmoid(u) and log(1 - p_t) = logsigmoid(-u) = logsigmoid(u) - u.
+    idx = t_safe.unsqueeze(1)
+    u = -x
+    u.scatter_(1, idx, x.gather(1, idx))
+    log_pt = F.logsigmoid(u)
+    bce = -log_pt
     if gamma is not None and gamma != 0.0:
-        # (1 - p_t)**gamma = exp(gamma * logsigmoid(-z) or logsigmoid(z)), as in Cui et al.'s
-        # code: stable for large |z| and free of 0**gamma gradient trouble.
-        bce = bce * torch.exp(gamma * F.logsigmoid(x * (1.0 - 2.0 * onehot)))
+        # (1 - p_t)**gamma = exp(gamma * log(1 - p_t)), as in Cui et al.'s code: stable for
+        # large |z| and free of the 0**gamma gradient trouble.
+        bce = bce * torch.exp(gamma * (log_pt - u))
     w = _buffer_like(class_weight, x)[t_safe] * keep.to(cd)
     loss = bce.sum(1) * w
     return _reduce(loss, keep, reduction, logits.dtype, shape)
@@ -455,8 +464,9 @@ def _focal(logits: Tensor, target: Tensor, gamma: float, alpha: float | Tensor |
     x = x.to(cd)
     keep = t != ignore_index
     t_safe = torch.where(keep, t, torch.zeros_like(t))
-    logp = x.log_softmax(1).gather(1, t_safe.unsqueeze(1)).squeeze(1)
-    loss = -logp
+    # the fused cross_entropy gives -log p_y without materialising a gather's gradient
+    loss = F.cross_entropy(x, t, reduction="none", ignore_index=ignore_index)
+    logp = -loss
     if gamma != 0.0:
         # 1 - p via expm1 keeps precision for confident samples; clamping away from 0 keeps
         # the gradient of (1 - p)**gamma finite when gamma < 1.
