@@ -4,7 +4,9 @@ Every re-balancing loss of the long-tail literature that is usually copied from 
 repository, as one tested module with one set of conventions:
 
 - each loss is an :class:`torch.nn.Module` (class counts kept as buffers, so
-  ``.to(device)`` moves them) and a functional form sharing the same math;
+  ``.to(device)`` moves them) and a functional form sharing the same math; the
+  functional forms check and convert ``counts`` on every call (a host-to-device copy
+  when the logits are on a GPU), so in a training loop prefer the module;
 - ``reduction="mean"|"sum"|"none"`` and ``ignore_index`` as in
   :func:`torch.nn.functional.cross_entropy`; logits are ``(N, C)`` or ``(N, C, d1, ...)``;
 - device and dtype follow the input: float16/bfloat16 logits are computed in float32
@@ -899,8 +901,12 @@ class SubclassContrastiveLoss(nn.Module):
     beta = 0.25); a term whose positive set is empty counts 0, and ``reduction="mean"``
     averages over anchors that have at least one positive (0 if none do). The paper uses a
     class-level temperature ``t2`` that may differ from ``t1`` (``class_temperature``,
-    default ``temperature``). With ``class_ids=None`` only the subclass term remains, i.e.
-    plain SupCon on ``subclass_ids``.
+    default ``temperature``; the official code can also set it per class, not supported
+    here). With ``class_ids=None`` only the subclass term remains, i.e. plain SupCon on
+    ``subclass_ids``. Two details of the official code are not reproduced: its
+    ``temperature / base_temperature`` factor on the subclass term (a constant scale),
+    and counting the anchor's other augmented view as a class-level positive (here that
+    view shares the subclass, so it is a subclass-level positive).
 
     Hou, Zhang, Wang, Zhou, "Subclass-balancing Contrastive Learning for Long-tailed
     Recognition", ICCV 2023.
