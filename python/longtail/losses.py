@@ -734,6 +734,18 @@ class LDAMLoss(_CountsModule):
                             self.ignore_index, c, weighted_mean=True, scale=self.s,
                             margins=self.margins)
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:
+        # ``weight`` changes between None and a tensor during DRW training; a checkpoint
+        # taken either side of the switch must load into a freshly built loss.
+        key = prefix + "weight"
+        if key in state_dict and self.weight is None:
+            saved = state_dict[key]
+            self.weight = torch.empty(saved.shape, dtype=saved.dtype, device=self.margins.device)
+        elif key not in state_dict and self.weight is not None:
+            self.weight = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def extra_repr(self) -> str:
         return f"num_classes={self.margins.shape[0]}, max_m={self.max_m}, s={self.s}"
 
