@@ -759,6 +759,17 @@ def test_bad_constructor_arguments_name_the_argument(factory, match):
         factory()
 
 
+def test_ldam_state_dict_round_trips_across_the_drw_switch():
+    z, y = _data()
+    trained = L.LDAMLoss(COUNTS, s=5.0)
+    trained.weight = L.deferred_reweighting(trained.counts, 3, start_epoch=2)
+    fresh = L.LDAMLoss(COUNTS, s=5.0)
+    fresh.load_state_dict(trained.state_dict())
+    close(fresh(z, y), trained(z, y).item(), 1e-12)
+    fresh.load_state_dict(L.LDAMLoss(COUNTS, s=5.0).state_dict())
+    assert fresh.weight is None
+
+
 def test_wrong_ldam_weight_shape_assigned_later():
     crit = L.LDAMLoss([3, 2])
     crit.weight = torch.ones(3)

@@ -4,7 +4,9 @@ Every re-balancing loss of the long-tail literature that is usually copied from 
 repository, as one tested module with one set of conventions:
 
 - each loss is an :class:`torch.nn.Module` (class counts kept as buffers, so
-  ``.to(device)`` moves them) and a functional form sharing the same math;
+  ``.to(device)`` moves them) and a functional form sharing the same math; the
+  functional forms check and convert ``counts`` on every call (a host-to-device copy
+  when the logits are on a GPU), so in a training loop prefer the module;
 - ``reduction="mean"|"sum"|"none"`` and ``ignore_index`` as in
   :func:`torch.nn.functional.cross_entropy`; logits are ``(N, C)`` or ``(N, C, d1, ...)``;
 - device and dtype follow the input: float16/bfloat16 logits are computed in float32
@@ -412,9 +414,13 @@ def _weighted_ce(logits: Tensor, target: Tensor, offset: Tensor | None, class_we
     if offset is not None:
         x = x + _buffer_like(offset, x)
     if margins is not None:
-        m = _buffer_like(margins, x)[t_safe]
-        x = x.scatter_add(1, t_safe.unsqueeze(1), (-m).unsqueeze(1))
-    if scale != 1.0:
+        # s * (z - m_y e_y) as one scaled copy (fresh even for s = 1, never the caller's
+        # tensor) plus an in-place update of the target column; the multiply's backward
+        # does not need its output, so the in-place update is autograd-safe.
+        m = _buffer_like(margins, x)[t_safe] * (-scale)
+        x = x * scale
+        x.scatter_add_(1, t_safe.unsqueeze(1), m.unsqueeze(1))
+    elif scale != 1.0:
         x = x * scale
     # cross_entropy is fused and ignores ignore_index itself; out-of-range ids were caught
     # above on the CPU and by its device-side assertion elsewhere.
@@ -436,12 +442,17 @@ def _sigmoid_cb(logits: Tensor, target: Tensor, class_weight: Tensor, gamma: flo
     x = x.to(cd)
     keep = t != ignore_index
     t_safe = torch.where(keep, t, torch.zeros_like(t))
-    onehot = F.one_hot(t_safe, x.shape[1]).to(cd)
-    bce = F.binary_cross_entropy_with_logits(x, onehot, reduction="none")
+    # u = z for the target class and -z for the others, so that p_t = sigmoid(u),
+    # BCE = -logsigmoid(u) and log(1 - p_t) = logsigmoid(-u) = logsigmoid(u) - u.
+    idx = t_safe.unsqueeze(1)
+    u = -x
+    u.scatter_(1, idx, x.gather(1, idx))
+    log_pt = F.logsigmoid(u)
+    bce = -log_pt
     if gamma is not None and gamma != 0.0:
-        # (1 - p_t)**gamma = exp(gamma * logsigmoid(-z) or logsigmoid(z)), as in Cui et al.'s
-        # code: stable for large |z| and free of 0**gamma gradient trouble.
-        bce = bce * torch.exp(gamma * F.logsigmoid(x * (1.0 - 2.0 * onehot)))
+        # (1 - p_t)**gamma = exp(gamma * log(1 - p_t)), as in Cui et al.'s code: stable for
+        # large |z| and free of the 0**gamma gradient trouble.
+        bce = bce * torch.exp(gamma * (log_pt - u))
     w = _buffer_like(class_weight, x)[t_safe] * keep.to(cd)
     loss = bce.sum(1) * w
     return _reduce(loss, keep, reduction, logits.dtype, shape)
@@ -455,8 +466,9 @@ def _focal(logits: Tensor, target: Tensor, gamma: float, alpha: float | Tensor |
     x = x.to(cd)
     keep = t != ignore_index
     t_safe = torch.where(keep, t, torch.zeros_like(t))
-    logp = x.log_softmax(1).gather(1, t_safe.unsqueeze(1)).squeeze(1)
-    loss = -logp
+    # the fused cross_entropy gives -log p_y without materialising a gather's gradient
+    loss = F.cross_entropy(x, t, reduction="none", ignore_index=ignore_index)
+    logp = -loss
     if gamma != 0.0:
         # 1 - p via expm1 keeps precision for confident samples; clamping away from 0 keeps
         # the gradient of (1 - p)**gamma finite when gamma < 1.
@@ -722,6 +734,18 @@ class LDAMLoss(_CountsModule):
                             self.ignore_index, c, weighted_mean=True, scale=self.s,
                             margins=self.margins)
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:
+        # ``weight`` changes between None and a tensor during DRW training; a checkpoint
+        # taken either side of the switch must load into a freshly built loss.
+        key = prefix + "weight"
+        if key in state_dict and self.weight is None:
+            saved = state_dict[key]
+            self.weight = torch.empty(saved.shape, dtype=saved.dtype, device=self.margins.device)
+        elif key not in state_dict and self.weight is not None:
+            self.weight = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def extra_repr(self) -> str:
         return f"num_classes={self.margins.shape[0]}, max_m={self.max_m}, s={self.s}"
 
@@ -889,8 +913,12 @@ class SubclassContrastiveLoss(nn.Module):
     beta = 0.25); a term whose positive set is empty counts 0, and ``reduction="mean"``
     averages over anchors that have at least one positive (0 if none do). The paper uses a
     class-level temperature ``t2`` that may differ from ``t1`` (``class_temperature``,
-    default ``temperature``). With ``class_ids=None`` only the subclass term remains, i.e.
-    plain SupCon on ``subclass_ids``.
+    default ``temperature``; the official code can also set it per class, not supported
+    here). With ``class_ids=None`` only the subclass term remains, i.e. plain SupCon on
+    ``subclass_ids``. Two details of the official code are not reproduced: its
+    ``temperature / base_temperature`` factor on the subclass term (a constant scale),
+    and counting the anchor's other augmented view as a class-level positive (here that
+    view shares the subclass, so it is a subclass-level positive).
 
     Hou, Zhang, Wang, Zhou, "Subclass-balancing Contrastive Learning for Long-tailed
     Recognition", ICCV 2023.
