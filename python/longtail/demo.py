@@ -473,7 +473,8 @@ def write_demo_outputs(result: DemoResult, out: str | os.PathLike[str]) -> dict[
         f"![reliability diagram]({paths['reliability'].name})",
         "",
         f"The best recipe's test predictions (seed 0) are in `{paths['predictions'].name}`; "
-        f"`longtail report {paths['predictions'].name}` analyses them.",
+        f"`longtail report {paths['predictions'].name} --many {cfg.many:g} --few {cfg.few:g}` "
+        "analyses them.",
         "",
     ]
     paths["report"].write_text("\n".join(md), encoding="utf-8")
