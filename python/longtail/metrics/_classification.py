@@ -663,7 +663,7 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, *, sample_weight: Any = None) ->
         raise ValueError(f"y_true: {y_type} is not supported")
     assert present is not None
     w = weight_array(sample_weight, yt.shape[0])
-    C = _counts(yt, yp, present, w)
+    C = _finish_cm(_counts(yt, yp, present, w), None)  # warns on a single label, as sklearn
     t_sum = C.sum(axis=1, dtype=np.float64)
     p_sum = C.sum(axis=0, dtype=np.float64)
     n_correct = np.trace(C, dtype=np.float64)
@@ -720,7 +720,7 @@ def top_k_accuracy_score(
             f"multiple classes. Got y_score.shape={s.shape}."
         )
     check_length(y, s, "y_score")
-    w = weight_array(sample_weight, y.shape[0])
+    w = weight_array(sample_weight, y.shape[0], nonzero=False)
     n_score_classes = s.shape[1] if s.ndim == 2 else 2
     if labels is None:
         assert classes is not None
