@@ -36,8 +36,8 @@ def _batches(n, size=97):
 
 
 def _fn(name):
-    # longtail's scikit-learn compatible function (scikit-learn's until it exists)
-    return getattr(ltm, name, getattr(skm, name))
+    # longtail's scikit-learn compatible function
+    return getattr(ltm, name)
 
 
 # One factory per accumulator, with how to compute the functional answer on all data.

@@ -538,15 +538,11 @@ class CalibrationError(_Accumulator):
 
 
 def _functional(name: str) -> Callable[..., Any]:
-    """longtail's scikit-learn compatible function, or scikit-learn's before it exists."""
-    import longtail.metrics as m
+    """longtail's scikit-learn compatible ``roc_auc_score`` / ``average_precision_score``:
+    the exact accumulators return exactly the functional result on the same rows."""
+    from longtail.metrics import _ranking  # imported late: longtail.metrics imports us
 
-    fn = getattr(m, name, None)
-    if fn is None:  # pragma: no cover - only while the functional module is missing
-        import sklearn.metrics as sk
-
-        fn = getattr(sk, name)
-    return fn
+    return getattr(_ranking, name)
 
 
 class _Ranking(_Accumulator):
