@@ -389,7 +389,7 @@ def precision_recall_fscore_support(
     "weighted" or "samples" (multilabel). ``zero_division`` ("warn", 0, 1 or NaN) is the
     value of an undefined ratio.
 
-    >>> p, r, f, s = precision_recall_fscore_support([0, 1, 2, 2], [0, 2, 2, 2])
+    >>> p, r, f, s = precision_recall_fscore_support([0, 1, 2, 2], [0, 2, 2, 2], zero_division=0)
     >>> p.tolist(), r.tolist(), s.tolist()
     ([1.0, 0.0, 0.6666666666666666], [1.0, 0.0, 1.0], [1, 1, 2])
     """
@@ -486,7 +486,7 @@ def f1_score(
 ) -> Union[float, np.ndarray]:
     """F1 score (harmonic mean of precision and recall), as ``sklearn.metrics.f1_score``.
 
-    >>> f1_score([0, 1, 2, 2], [0, 2, 2, 2], average="macro")
+    >>> f1_score([0, 1, 2, 2], [0, 2, 2, 2], average="macro", zero_division=0)
     0.6
     """
     return fbeta_score(
