@@ -19,6 +19,9 @@ const CHUNK_ROWS: usize = 1 << 16;
 /// (memory would be `threads * 2 * classes * bins`) and scan serially instead.
 const MAX_LOCAL_COUNTERS: usize = 1 << 22;
 
+/// Counters (per side) of one class block: 2 x 64K x 8 bytes = 1 MiB, an L2's worth.
+const CACHE_COUNTERS: usize = 1 << 16;
+
 /// Scores a histogram kernel accepts (f32 from torch models, f64 from numpy).
 pub trait Score: Copy + Send + Sync {
     fn to_f64(self) -> f64;
@@ -117,7 +120,12 @@ fn class_block_fill<F>(classes: usize, bins: usize, hist: &mut [i64], fill: F) -
 where
     F: Fn(std::ops::Range<usize>, &mut [i64], &mut [i64]) -> Result<()> + Sync,
 {
-    let block = classes.div_ceil(4 * rayon::current_num_threads()).max(1);
+    // Blocks whose counters fit in a core's L2 cache (the increments land at random
+    // bins), but at least one block per thread.
+    let fits = (CACHE_COUNTERS / bins).max(1);
+    let block = fits
+        .min(classes.div_ceil(rayon::current_num_threads()))
+        .max(1);
     let (neg, pos) = hist.split_at_mut(classes * bins);
     neg.par_chunks_mut(block * bins)
         .zip(pos.par_chunks_mut(block * bins))
@@ -128,9 +136,12 @@ where
         })
 }
 
-/// Whether a histogram is too large for per-chunk copies but worth splitting by class.
-fn use_class_blocks(n_rows: usize, len: usize) -> bool {
-    len > MAX_LOCAL_COUNTERS && n_rows > CHUNK_ROWS
+/// Whether to split by class: when the histogram is too large for a per-thread copy to
+/// stay in cache and there are enough classes to keep every thread busy.
+fn use_class_blocks(n_rows: usize, classes: usize, len: usize) -> bool {
+    n_rows > CHUNK_ROWS
+        && (len > MAX_LOCAL_COUNTERS
+            || (len > 2 * CACHE_COUNTERS && classes >= 2 * rayon::current_num_threads()))
 }
 
 fn nan_error() -> Error {
@@ -168,7 +179,7 @@ pub fn hist_multiclass<T: Score>(
     }
     let scale = bins.scale();
     let nb = bins.n;
-    if use_class_blocks(n, hist.len()) {
+    if use_class_blocks(n, classes, hist.len()) {
         return class_block_fill(classes, nb, hist, |cs, neg, pos| {
             for (i, &t) in target.iter().enumerate() {
                 let row = &scores[i * classes..(i + 1) * classes];
@@ -230,7 +241,7 @@ pub fn hist_multilabel<T: Score>(
     let n = scores.len() / classes;
     let scale = bins.scale();
     let nb = bins.n;
-    if use_class_blocks(n, hist.len()) {
+    if use_class_blocks(n, classes, hist.len()) {
         return class_block_fill(classes, nb, hist, |cs, neg, pos| {
             for i in 0..n {
                 for c in cs.clone() {
@@ -457,7 +468,7 @@ mod tests {
             .collect();
         let target: Vec<i64> = (0..n).map(|i| ((i * 7) % classes) as i64).collect();
         let labels: Vec<u8> = (0..n * classes).map(|i| (i % 3 == 0) as u8).collect();
-        assert!(use_class_blocks(n, 2 * classes * bins.n));
+        assert!(use_class_blocks(n, classes, 2 * classes * bins.n));
         let scale = bins.scale();
         let mut got = vec![0i64; 2 * classes * bins.n];
         hist_multiclass(&scores, &target, classes, bins, &mut got).unwrap();
