@@ -342,3 +342,19 @@ def test_cuda_tensors_are_accepted():
     cpu.update(p, y)
     gpu.update(torch.tensor(p, device="cuda"), torch.tensor(y, device="cuda"))
     assert gpu.compute() == cpu.compute()
+
+
+def test_within_class_variability_matches_papyan_definition():
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 3, 400)
+    x = rng.normal(size=(400, 5)) * 0.3 + rng.normal(size=(3, 5))[y] * 2
+    s = st.ClassFeatureStats(4, 5)  # class 3 never appears: left out
+    for b in _batches(400, 50):
+        s.update(x[b], y[b])
+    mus = np.stack([x[y == k].mean(0) for k in range(3)])
+    sw = sum((x[y == k] - mus[k]).T @ (x[y == k] - mus[k]) for k in range(3)) / 400
+    sb = np.cov(mus, rowvar=False, bias=True)
+    want = np.trace(sw @ np.linalg.pinv(sb)) / 3
+    assert s.within_class_variability() == pytest.approx(want, rel=1e-9)
+    with pytest.raises(ValueError, match="2 classes"):
+        st.ClassFeatureStats(2, 2).within_class_variability()

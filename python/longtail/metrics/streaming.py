@@ -916,6 +916,31 @@ class ClassFeatureStats(_Accumulator):
         cov[count < 2] = np.nan
         return {"count": count.copy(), "mean": mean, "covariance": cov}
 
+    def within_class_variability(self) -> float:
+        """Neural-collapse NC1 (Papyan et al. 2020): ``Tr(Sw Sb^+) / C``.
+
+        ``Sw = sum_c M2_c / N`` is the within-class covariance of all examples and
+        ``Sb = mean_c (mu_c - mu_G)(mu_c - mu_G)^T`` the between-class covariance of the
+        class means around their mean ``mu_G`` (classes weighted equally, as on the
+        balanced data of the paper); only classes with examples take part. It goes to 0
+        as features collapse onto their class means.
+
+        >>> s = ClassFeatureStats(2, 1)
+        >>> s.update([[0.0], [2.0], [10.0], [12.0]], [0, 0, 1, 1])
+        >>> s.within_class_variability()
+        0.02
+        """
+        self._flush()
+        count = self._state["count"]
+        present = count > 0
+        if present.sum() < 2:
+            raise ValueError("state: needs examples of at least 2 classes")
+        sw = self._state["m2"][present].sum(0) / count.sum()
+        mu = self._state["mean"][present]
+        centred = mu - mu.mean(0)
+        sb = centred.T @ centred / present.sum()
+        return float(np.trace(sw @ np.linalg.pinv(sb)) / present.sum())
+
     def frechet_distance(self, a: int, b: int) -> float:
         """Frechet distance (Heusel et al. 2017) between the Gaussians of classes a and b.
 
