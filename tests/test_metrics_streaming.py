@@ -273,6 +273,10 @@ def test_bad_configuration_and_mismatched_merge():
         st.ConfusionMatrix(2).load_state_dict(st.ConfusionMatrix(3).state_dict())
     with pytest.raises(ValueError, match="indexes"):
         st.ConfusionMatrix(2).update([0, 1], [0, 1], indexes=[0])
+    with pytest.raises(ValueError, match="indexes"):
+        st.ConfusionMatrix(2).update([0, 1], [0, 1], indexes=[0, -1])
+    with pytest.raises(ValueError, match="indexes: sample id .* too large"):
+        st.ConfusionMatrix(2).update([0, 1], [0, 1], indexes=[0, 2**40])
 
 
 def test_scores_outside_range_go_to_end_bins_and_score_range_moves_them():

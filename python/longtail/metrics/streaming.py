@@ -68,6 +68,8 @@ __all__ = [
 
 _TASKS = ("binary", "multiclass", "multilabel")
 _AVERAGES = ("macro", "weighted", "micro", None)
+# The seen-id bitmap takes one byte per id up to the largest one: dataset indices only.
+_MAX_ID = 1 << 32
 
 
 # --------------------------------------------------------------------------------------
@@ -85,6 +87,11 @@ class _SeenIds:
         if ids.size == 0:
             return np.zeros(0, dtype=bool)
         top = int(ids.max()) + 1
+        if top > _MAX_ID:
+            raise ValueError(
+                f"indexes: sample id {top - 1} is too large; pass dataset indices "
+                f"(0 .. len(dataset) - 1, below {_MAX_ID})"
+            )
         if top > self.bits.size:
             # Amortised doubling: a stream of growing ids costs O(total) copies.
             grown = np.zeros(max(top, 2 * self.bits.size), dtype=bool)
