@@ -144,6 +144,24 @@ def confusion(large: bool) -> list[dict[str, Any]]:
     return [_row("confusion matrix", f"n={n:.0e}, C={c}", ours, peers, tol=0)]
 
 
+@bench
+def binned_streaming_auroc(large: bool) -> list[dict[str, Any]]:
+    """streaming.AUROC(bins=100) vs torchmetrics BinaryAUROC(thresholds=100), issue 4 goal 6.
+
+    Owned by the streaming work (details, more rows: benches/metrics_streaming.py).
+    torchmetrics makes one pass over the data per threshold, so 100 thresholds keep it to
+    minutes at 1e7; longtail's bins sit on the same thresholds, so the AUCs must agree.
+    """
+    from metrics_streaming import time_binned_auroc
+
+    n = 10**7 if large else 10**5
+    ours, peer = time_binned_auroc(n, 100)
+    return [
+        _row("binned streaming AUROC, 100 bins", f"n={n:.0e}", ours, {"torchmetrics": peer},
+             tol=1e-5)
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="the sizes of issue 4")
