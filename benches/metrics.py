@@ -45,16 +45,24 @@ def bench(fn: Callable[[bool], list[dict[str, Any]]]) -> Callable[[bool], list[d
     return fn
 
 
-def _row(metric: str, size: str, ours: tuple[float, Any], peers: dict[str, tuple[float, Any]],
-         tol: float = 1e-9) -> dict[str, Any]:
+def _row(
+    metric: str,
+    size: str,
+    ours: tuple[float, Any],
+    peers: dict[str, tuple[float, Any]],
+    tol: float = 1e-9,
+) -> dict[str, Any]:
     t_ours, v_ours = ours
     row: dict[str, Any] = {"metric": metric, "size": size, "longtail s": t_ours}
     agree = True
     for name, (t, v) in peers.items():
         row[f"{name} s"] = t
         row[f"x {name}"] = t / t_ours
-        agree &= bool(np.allclose(np.asarray(v, dtype=float), np.asarray(v_ours, dtype=float),
-                                  rtol=0, atol=tol))
+        agree &= bool(
+            np.allclose(
+                np.asarray(v, dtype=float), np.asarray(v_ours, dtype=float), rtol=0, atol=tol
+            )
+        )
     row["agree"] = "yes" if agree else "NO"
     return row
 
@@ -80,18 +88,29 @@ def binary_ranking(large: bool) -> list[dict[str, Any]]:
     torch, tmc = _torch()
     rows = []
     for name, ours, ref, tm in [
-        ("binary ROC AUC", lm.roc_auc_score, skm.roc_auc_score,
-         tmc and (lambda p, t: tmc.binary_auroc(p, t, thresholds=None))),
-        ("average precision", lm.average_precision_score, skm.average_precision_score,
-         tmc and (lambda p, t: tmc.binary_average_precision(p, t, thresholds=None))),
+        (
+            "binary ROC AUC",
+            lm.roc_auc_score,
+            skm.roc_auc_score,
+            tmc and (lambda p, t: tmc.binary_auroc(p, t, thresholds=None)),
+        ),
+        (
+            "average precision",
+            lm.average_precision_score,
+            skm.average_precision_score,
+            tmc and (lambda p, t: tmc.binary_average_precision(p, t, thresholds=None)),
+        ),
     ]:
         peers = {"sklearn": timeit(lambda: ref(y, s), repeats=3 if not large else 1)}
         if tm is not None:
             ts, ty = torch.from_numpy(s), torch.from_numpy(y)
             t, v = timeit(lambda: float(tm(ts, ty)), repeats=3 if not large else 1)
             peers["torchmetrics"] = (t, v)
-        rows.append(_row(name, f"n={n:.0e}", timeit(lambda: ours(y, s), repeats=5, warmup=1),
-                         peers, tol=1e-6))
+        rows.append(
+            _row(
+                name, f"n={n:.0e}", timeit(lambda: ours(y, s), repeats=5, warmup=1), peers, tol=1e-6
+            )
+        )
     return rows
 
 
@@ -111,8 +130,11 @@ def multiclass_auroc(large: bool) -> list[dict[str, Any]]:
     if tmc is not None:
         tp, ty = torch.from_numpy(p), torch.from_numpy(y)
         peers["torchmetrics"] = timeit(
-            lambda: float(tmc.multiclass_auroc(tp, ty, num_classes=c, average="macro",
-                                               thresholds=None)), repeats=1)
+            lambda: float(
+                tmc.multiclass_auroc(tp, ty, num_classes=c, average="macro", thresholds=None)
+            ),
+            repeats=1,
+        )
     peers["sklearn"] = timeit(lambda: skm.roc_auc_score(y, p, multi_class="ovr"), repeats=1)
     ours = timeit(lambda: lm.roc_auc_score(y, p, multi_class="ovr"), repeats=3, warmup=1)
     rows.append(_row("OvR macro AUROC", f"n={n:.0e}, C={c}", ours, peers, tol=1e-6))
@@ -137,8 +159,11 @@ def confusion(large: bool) -> list[dict[str, Any]]:
     y = rng.integers(0, c, n)
     p = rng.integers(0, c, n)
     ours = timeit(lambda: lm.confusion_matrix(y, p), repeats=5, warmup=1)
-    peers = {"numpy": timeit(lambda: np.bincount(c * y + p, minlength=c * c).reshape(c, c),
-                             repeats=5, warmup=1)}
+    peers = {
+        "numpy": timeit(
+            lambda: np.bincount(c * y + p, minlength=c * c).reshape(c, c), repeats=5, warmup=1
+        )
+    }
     if not large:
         peers["sklearn"] = timeit(lambda: skm.confusion_matrix(y, p), repeats=1)
     return [_row("confusion matrix", f"n={n:.0e}, C={c}", ours, peers, tol=0)]

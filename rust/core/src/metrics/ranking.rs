@@ -633,7 +633,10 @@ mod timing {
     #[test]
     #[ignore]
     fn profile_binary() {
-        let n = 10_000_000;
+        let n: usize = std::env::var("LT_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000);
         let mut s = 1u64;
         let mut next = || {
             s = s

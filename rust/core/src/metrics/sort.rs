@@ -62,10 +62,18 @@ pub fn from_desc_key(k: u64) -> f64 {
 
 /// Below this many items one thread sorts; above it the top split feeds all threads.
 const PAR_MIN: usize = 1 << 16;
-/// Buckets at most this large are finished by a comparison sort (they fit in cache).
-const LEAF: usize = 1 << 11;
-/// Bits per MSD pass: 4096 buckets, a histogram that stays in L1.
+/// Buckets at most this large are finished by insertion sort (the standard stable sort
+/// of a short slice).
+const LEAF: usize = 24;
+/// Most bits per MSD pass: 4096 buckets, a histogram that stays in L1.
 const BITS: u32 = 12;
+
+/// Bits for a pass over `n` items: about 8 items per bucket, at most [`BITS`], so that
+/// small buckets do not pay for a 4096-entry histogram.
+fn bits_for(n: usize) -> u32 {
+    let lg = usize::BITS - n.leading_zeros();
+    lg.saturating_sub(3).clamp(4, BITS)
+}
 
 fn min_max<T: Keyed>(v: &[T]) -> (u64, u64) {
     v.iter().fold((u64::MAX, 0u64), |(a, b), x| {
@@ -76,9 +84,9 @@ fn min_max<T: Keyed>(v: &[T]) -> (u64, u64) {
 
 /// The MSD digit of a key range: (shift, mask, bucket count), taking the `BITS` highest
 /// bits that vary between `lo` and `hi`, so that narrow score ranges still spread out.
-fn digit(lo: u64, hi: u64) -> (u32, u64, usize) {
+fn digit(lo: u64, hi: u64, n: usize) -> (u32, u64, usize) {
     let top = 64 - (lo ^ hi).leading_zeros();
-    let bits = top.min(BITS);
+    let bits = top.min(bits_for(n));
     (top - bits, (1u64 << bits) - 1, 1usize << bits)
 }
 
@@ -94,7 +102,7 @@ fn msd_sort<T: Keyed>(v: &mut [T], buf: &mut Vec<T>) {
     if lo == hi {
         return;
     }
-    let (shift, mask, nb) = digit(lo, hi);
+    let (shift, mask, nb) = digit(lo, hi, n);
     let mut off = vec![0usize; nb];
     for x in v.iter() {
         off[((x.key() >> shift) & mask) as usize] += 1;
@@ -142,7 +150,7 @@ pub fn sort_stable<T: Keyed>(v: &mut Vec<T>) {
     if lo == hi {
         return;
     }
-    let (shift, mask, nb) = digit(lo, hi);
+    let (shift, mask, nb) = digit(lo, hi, n);
     let bucket = |x: &T| ((x.key() >> shift) & mask) as usize;
 
     // Per-chunk histograms, so that each chunk can scatter into its own disjoint slots.
@@ -268,5 +276,37 @@ mod tests {
         let mut got = v;
         sort_stable(&mut got);
         assert_eq!(got, want);
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// Manual profile: `cargo test --release -p longtail-core sort::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn profile_sort() {
+        let mut s = 1u64;
+        let base: Vec<u64> = (0..500_000)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                desc_key((s >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .collect();
+        for _ in 0..3 {
+            let mut v = base.clone();
+            let mut buf = Vec::new();
+            let t = std::time::Instant::now();
+            msd_sort(&mut v, &mut buf);
+            let a = t.elapsed();
+            let mut w = base.clone();
+            let t = std::time::Instant::now();
+            w.sort_unstable();
+            eprintln!("msd {:?} std {:?}", a, t.elapsed());
+            assert_eq!(v, w);
+        }
     }
 }
