@@ -76,6 +76,16 @@ def _torch():
     return torch, tmc
 
 
+def _binary_row(name, ours, ref, tm, y, s, large, torch) -> dict[str, Any]:
+    n = y.shape[0]
+    peers = {"sklearn": timeit(lambda: ref(y, s), repeats=3 if not large else 1)}
+    if tm is not None:
+        ts, ty = torch.from_numpy(s), torch.from_numpy(y)
+        peers["torchmetrics"] = timeit(lambda: float(tm(ts, ty)), repeats=3 if not large else 1)
+    mine = timeit(lambda: ours(y, s), repeats=5, warmup=1)
+    return _row(name, f"n={n:.0e}", mine, peers, tol=1e-6)
+
+
 @bench
 def binary_ranking(large: bool) -> list[dict[str, Any]]:
     """Binary ROC AUC and average precision (issue 4 goal at n = 10**7)."""
@@ -101,16 +111,7 @@ def binary_ranking(large: bool) -> list[dict[str, Any]]:
             tmc and (lambda p, t: tmc.binary_average_precision(p, t, thresholds=None)),
         ),
     ]:
-        peers = {"sklearn": timeit(lambda: ref(y, s), repeats=3 if not large else 1)}
-        if tm is not None:
-            ts, ty = torch.from_numpy(s), torch.from_numpy(y)
-            t, v = timeit(lambda: float(tm(ts, ty)), repeats=3 if not large else 1)
-            peers["torchmetrics"] = (t, v)
-        rows.append(
-            _row(
-                name, f"n={n:.0e}", timeit(lambda: ours(y, s), repeats=5, warmup=1), peers, tol=1e-6
-            )
-        )
+        rows.append(_binary_row(name, ours, ref, tm, y, s, large, torch))
     return rows
 
 
@@ -182,8 +183,9 @@ def binned_streaming_auroc(large: bool) -> list[dict[str, Any]]:
     n = 10**7 if large else 10**5
     ours, peer = time_binned_auroc(n, 100)
     return [
-        _row("binned streaming AUROC, 100 bins", f"n={n:.0e}", ours, {"torchmetrics": peer},
-             tol=1e-5)
+        _row(
+            "binned streaming AUROC, 100 bins", f"n={n:.0e}", ours, {"torchmetrics": peer}, tol=1e-5
+        )
     ]
 
 
