@@ -31,9 +31,12 @@ def _data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(s), torch.from_numpy(y.astype(np.int64))
 
 
-def bench_binned_auroc(n: int, thresholds: int, peer_repeats: int = 1) -> dict:
-    """One row: time of update + compute for longtail and torchmetrics, and agreement."""
-    from sklearn.metrics import roc_auc_score
+def time_binned_auroc(
+    n: int, thresholds: int, peer_repeats: int = 1
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((seconds, auc) of longtail, (seconds, auc) of torchmetrics)``: update + compute
+    on the same n rows, longtail's bins on torchmetrics' thresholds. Also used by
+    ``benches/metrics.py``."""
     from torchmetrics.classification import BinaryAUROC
 
     from longtail.metrics.streaming import AUROC
@@ -51,9 +54,17 @@ def bench_binned_auroc(n: int, thresholds: int, peer_repeats: int = 1) -> dict:
         m.update(preds, target)
         return float(m.compute())
 
-    t_ours, r_ours = timeit(ours, repeats=5, warmup=1)
-    t_peer, r_peer = timeit(peer, repeats=peer_repeats)
-    exact = roc_auc_score(target.numpy(), preds.numpy()) if n <= 10**7 else float("nan")
+    return timeit(ours, repeats=5, warmup=1), timeit(peer, repeats=peer_repeats)
+
+
+def bench_binned_auroc(n: int, thresholds: int, peer_repeats: int = 1) -> dict:
+    """One row: time of update + compute for longtail and torchmetrics, and agreement."""
+    from sklearn.metrics import roc_auc_score
+
+    t = thresholds
+    (t_ours, r_ours), (t_peer, r_peer) = time_binned_auroc(n, t, peer_repeats)
+    preds, target = _data(n)
+    exact = roc_auc_score(target.numpy(), preds.numpy())
     agree = abs(r_ours - r_peer)
     assert agree < 1e-5, f"longtail {r_ours} vs torchmetrics {r_peer}"
     return {

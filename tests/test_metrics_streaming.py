@@ -36,8 +36,8 @@ def _batches(n, size=97):
 
 
 def _fn(name):
-    # longtail's scikit-learn compatible function (scikit-learn's until it exists)
-    return getattr(ltm, name, getattr(skm, name))
+    # longtail's scikit-learn compatible function
+    return getattr(ltm, name)
 
 
 # One factory per accumulator, with how to compute the functional answer on all data.
@@ -273,6 +273,10 @@ def test_bad_configuration_and_mismatched_merge():
         st.ConfusionMatrix(2).load_state_dict(st.ConfusionMatrix(3).state_dict())
     with pytest.raises(ValueError, match="indexes"):
         st.ConfusionMatrix(2).update([0, 1], [0, 1], indexes=[0])
+    with pytest.raises(ValueError, match="indexes"):
+        st.ConfusionMatrix(2).update([0, 1], [0, 1], indexes=[0, -1])
+    with pytest.raises(ValueError, match="indexes: sample id .* too large"):
+        st.ConfusionMatrix(2).update([0, 1], [0, 1], indexes=[0, 2**40])
 
 
 def test_scores_outside_range_go_to_end_bins_and_score_range_moves_them():
@@ -342,3 +346,19 @@ def test_cuda_tensors_are_accepted():
     cpu.update(p, y)
     gpu.update(torch.tensor(p, device="cuda"), torch.tensor(y, device="cuda"))
     assert gpu.compute() == cpu.compute()
+
+
+def test_within_class_variability_matches_papyan_definition():
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 3, 400)
+    x = rng.normal(size=(400, 5)) * 0.3 + rng.normal(size=(3, 5))[y] * 2
+    s = st.ClassFeatureStats(4, 5)  # class 3 never appears: left out
+    for b in _batches(400, 50):
+        s.update(x[b], y[b])
+    mus = np.stack([x[y == k].mean(0) for k in range(3)])
+    sw = sum((x[y == k] - mus[k]).T @ (x[y == k] - mus[k]) for k in range(3)) / 400
+    sb = np.cov(mus, rowvar=False, bias=True)
+    want = np.trace(sw @ np.linalg.pinv(sb)) / 3
+    assert s.within_class_variability() == pytest.approx(want, rel=1e-9)
+    with pytest.raises(ValueError, match="2 classes"):
+        st.ClassFeatureStats(2, 2).within_class_variability()

@@ -52,7 +52,7 @@ from longtail.metrics.longtail_metrics import (  # noqa: E402
     shot_accuracy,
 )
 
-__all__ = list(globals().get("__all__", [])) + [
+__all__ += [
     "shot_accuracy",
     "expected_calibration_error",
     "frechet_distance",

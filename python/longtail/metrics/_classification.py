@@ -389,7 +389,7 @@ def precision_recall_fscore_support(
     "weighted" or "samples" (multilabel). ``zero_division`` ("warn", 0, 1 or NaN) is the
     value of an undefined ratio.
 
-    >>> p, r, f, s = precision_recall_fscore_support([0, 1, 2, 2], [0, 2, 2, 2])
+    >>> p, r, f, s = precision_recall_fscore_support([0, 1, 2, 2], [0, 2, 2, 2], zero_division=0)
     >>> p.tolist(), r.tolist(), s.tolist()
     ([1.0, 0.0, 0.6666666666666666], [1.0, 0.0, 1.0], [1, 1, 2])
     """
@@ -486,7 +486,7 @@ def f1_score(
 ) -> Union[float, np.ndarray]:
     """F1 score (harmonic mean of precision and recall), as ``sklearn.metrics.f1_score``.
 
-    >>> f1_score([0, 1, 2, 2], [0, 2, 2, 2], average="macro")
+    >>> f1_score([0, 1, 2, 2], [0, 2, 2, 2], average="macro", zero_division=0)
     0.6
     """
     return fbeta_score(
@@ -663,7 +663,7 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, *, sample_weight: Any = None) ->
         raise ValueError(f"y_true: {y_type} is not supported")
     assert present is not None
     w = weight_array(sample_weight, yt.shape[0])
-    C = _counts(yt, yp, present, w)
+    C = _finish_cm(_counts(yt, yp, present, w), None)  # warns on a single label, as sklearn
     t_sum = C.sum(axis=1, dtype=np.float64)
     p_sum = C.sum(axis=0, dtype=np.float64)
     n_correct = np.trace(C, dtype=np.float64)
@@ -720,7 +720,7 @@ def top_k_accuracy_score(
             f"multiple classes. Got y_score.shape={s.shape}."
         )
     check_length(y, s, "y_score")
-    w = weight_array(sample_weight, y.shape[0])
+    w = weight_array(sample_weight, y.shape[0], nonzero=False)
     n_score_classes = s.shape[1] if s.ndim == 2 else 2
     if labels is None:
         assert classes is not None

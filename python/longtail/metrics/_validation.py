@@ -91,8 +91,11 @@ def score_array(y_score: Any, name: str = "y_score") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def weight_array(sample_weight: Any, n: int) -> Optional[np.ndarray]:
+def weight_array(sample_weight: Any, n: int, *, nonzero: bool = True) -> Optional[np.ndarray]:
     """``sample_weight`` as a contiguous float64 vector of length ``n`` (or None).
+
+    Like scikit-learn's ``_check_sample_weight``, all-zero weights are an error unless
+    ``nonzero=False``.
 
     >>> weight_array([1, 2], 2).tolist()
     [1.0, 2.0]
@@ -109,6 +112,8 @@ def weight_array(sample_weight: Any, n: int) -> Optional[np.ndarray]:
     w = np.ascontiguousarray(w, dtype=np.float64)
     if not np.isfinite(w).all():
         raise ValueError("sample_weight: contains NaN or infinity")
+    if nonzero and w.size and not np.any(w):
+        raise ValueError("sample_weight: Sample weights must contain at least one non-zero number.")
     return w
 
 

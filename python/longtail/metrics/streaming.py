@@ -68,6 +68,8 @@ __all__ = [
 
 _TASKS = ("binary", "multiclass", "multilabel")
 _AVERAGES = ("macro", "weighted", "micro", None)
+# The seen-id bitmap takes one byte per id up to the largest one: dataset indices only.
+_MAX_ID = 1 << 32
 
 
 # --------------------------------------------------------------------------------------
@@ -85,6 +87,11 @@ class _SeenIds:
         if ids.size == 0:
             return np.zeros(0, dtype=bool)
         top = int(ids.max()) + 1
+        if top > _MAX_ID:
+            raise ValueError(
+                f"indexes: sample id {top - 1} is too large; pass dataset indices "
+                f"(0 .. len(dataset) - 1, below {_MAX_ID})"
+            )
         if top > self.bits.size:
             # Amortised doubling: a stream of growing ids costs O(total) copies.
             grown = np.zeros(max(top, 2 * self.bits.size), dtype=bool)
@@ -538,15 +545,11 @@ class CalibrationError(_Accumulator):
 
 
 def _functional(name: str) -> Callable[..., Any]:
-    """longtail's scikit-learn compatible function, or scikit-learn's before it exists."""
-    import longtail.metrics as m
+    """longtail's scikit-learn compatible ``roc_auc_score`` / ``average_precision_score``:
+    the exact accumulators return exactly the functional result on the same rows."""
+    from longtail.metrics import _ranking  # imported late: longtail.metrics imports us
 
-    fn = getattr(m, name, None)
-    if fn is None:  # pragma: no cover - only while the functional module is missing
-        import sklearn.metrics as sk
-
-        fn = getattr(sk, name)
-    return fn
+    return getattr(_ranking, name)
 
 
 class _Ranking(_Accumulator):
@@ -919,6 +922,31 @@ class ClassFeatureStats(_Accumulator):
         cov = self._state["m2"] / np.maximum(count - 1, 1)[:, None, None]
         cov[count < 2] = np.nan
         return {"count": count.copy(), "mean": mean, "covariance": cov}
+
+    def within_class_variability(self) -> float:
+        """Neural-collapse NC1 (Papyan et al. 2020): ``Tr(Sw Sb^+) / C``.
+
+        ``Sw = sum_c M2_c / N`` is the within-class covariance of all examples and
+        ``Sb = mean_c (mu_c - mu_G)(mu_c - mu_G)^T`` the between-class covariance of the
+        class means around their mean ``mu_G`` (classes weighted equally, as on the
+        balanced data of the paper); only classes with examples take part. It goes to 0
+        as features collapse onto their class means.
+
+        >>> s = ClassFeatureStats(2, 1)
+        >>> s.update([[0.0], [2.0], [10.0], [12.0]], [0, 0, 1, 1])
+        >>> s.within_class_variability()
+        0.02
+        """
+        self._flush()
+        count = self._state["count"]
+        present = count > 0
+        if present.sum() < 2:
+            raise ValueError("state: needs examples of at least 2 classes")
+        sw = self._state["m2"][present].sum(0) / count.sum()
+        mu = self._state["mean"][present]
+        centred = mu - mu.mean(0)
+        sb = centred.T @ centred / present.sum()
+        return float(np.trace(sw @ np.linalg.pinv(sb)) / present.sum())
 
     def frechet_distance(self, a: int, b: int) -> float:
         """Frechet distance (Heusel et al. 2017) between the Gaussians of classes a and b.

@@ -19,6 +19,9 @@ const CHUNK_ROWS: usize = 1 << 16;
 /// (memory would be `threads * 2 * classes * bins`) and scan serially instead.
 const MAX_LOCAL_COUNTERS: usize = 1 << 22;
 
+/// Counters (per side) of one class block: 2 x 64K x 8 bytes = 1 MiB, an L2's worth.
+const CACHE_COUNTERS: usize = 1 << 16;
+
 /// Scores a histogram kernel accepts (f32 from torch models, f64 from numpy).
 pub trait Score: Copy + Send + Sync {
     fn to_f64(self) -> f64;
@@ -110,6 +113,37 @@ where
     Ok(())
 }
 
+/// Fill a large histogram by blocks of classes in parallel: each task owns the negative
+/// and positive counters of its classes and scans all rows, so no local copies are made.
+/// `fill(classes, neg, pos)` gets the counters of `classes` (`len * bins` each).
+fn class_block_fill<F>(classes: usize, bins: usize, hist: &mut [i64], fill: F) -> Result<()>
+where
+    F: Fn(std::ops::Range<usize>, &mut [i64], &mut [i64]) -> Result<()> + Sync,
+{
+    // Blocks whose counters fit in a core's L2 cache (the increments land at random
+    // bins), but at least one block per thread.
+    let fits = (CACHE_COUNTERS / bins).max(1);
+    let block = fits
+        .min(classes.div_ceil(rayon::current_num_threads()))
+        .max(1);
+    let (neg, pos) = hist.split_at_mut(classes * bins);
+    neg.par_chunks_mut(block * bins)
+        .zip(pos.par_chunks_mut(block * bins))
+        .enumerate()
+        .try_for_each(|(j, (ng, ps))| {
+            let c0 = j * block;
+            fill(c0..(c0 + block).min(classes), ng, ps)
+        })
+}
+
+/// Whether to split by class: when the histogram is too large for a per-thread copy to
+/// stay in cache and there are enough classes to keep every thread busy.
+fn use_class_blocks(n_rows: usize, classes: usize, len: usize) -> bool {
+    n_rows > CHUNK_ROWS
+        && (len > MAX_LOCAL_COUNTERS
+            || (len > 2 * CACHE_COUNTERS && classes >= 2 * rayon::current_num_threads()))
+}
+
 fn nan_error() -> Error {
     Error::value("preds", "contains NaN")
 }
@@ -145,6 +179,23 @@ pub fn hist_multiclass<T: Score>(
     }
     let scale = bins.scale();
     let nb = bins.n;
+    if use_class_blocks(n, classes, hist.len()) {
+        return class_block_fill(classes, nb, hist, |cs, neg, pos| {
+            for (i, &t) in target.iter().enumerate() {
+                let row = &scores[i * classes..(i + 1) * classes];
+                for c in cs.clone() {
+                    let b = bins.index(row[c].to_f64(), scale).ok_or_else(nan_error)?;
+                    let h = if c == t as usize {
+                        &mut *pos
+                    } else {
+                        &mut *neg
+                    };
+                    h[(c - cs.start) * nb + b] += 1;
+                }
+            }
+            Ok(())
+        });
+    }
     chunked_fill(n, hist, |rows, h| {
         for i in rows {
             let t = target[i] as usize;
@@ -190,6 +241,21 @@ pub fn hist_multilabel<T: Score>(
     let n = scores.len() / classes;
     let scale = bins.scale();
     let nb = bins.n;
+    if use_class_blocks(n, classes, hist.len()) {
+        return class_block_fill(classes, nb, hist, |cs, neg, pos| {
+            for i in 0..n {
+                for c in cs.clone() {
+                    let j = i * classes + c;
+                    let b = bins
+                        .index(scores[j].to_f64(), scale)
+                        .ok_or_else(nan_error)?;
+                    let h = if target[j] == 1 { &mut *pos } else { &mut *neg };
+                    h[(c - cs.start) * nb + b] += 1;
+                }
+            }
+            Ok(())
+        });
+    }
     chunked_fill(n, hist, |rows, h| {
         for i in rows {
             for c in 0..classes {
@@ -389,6 +455,44 @@ mod tests {
         let pos: i64 = par[classes * bins.n..].iter().sum();
         assert_eq!(pos as usize, n);
         assert_eq!(par.iter().sum::<i64>() as usize, n * classes);
+    }
+
+    #[test]
+    fn class_blocks_for_large_histograms_equal_serial_counts() {
+        // 2 * 40 * 60_000 counters > MAX_LOCAL_COUNTERS and > CHUNK_ROWS rows: the
+        // class-block path; compare with a plain serial count.
+        let (classes, n) = (40, CHUNK_ROWS + 5);
+        let bins = Bins::new(60_000, 0.0, 1.0).unwrap();
+        let scores: Vec<f32> = (0..n * classes)
+            .map(|i| ((i * 2654435761) % 100_003) as f32 / 100_003.0)
+            .collect();
+        let target: Vec<i64> = (0..n).map(|i| ((i * 7) % classes) as i64).collect();
+        let labels: Vec<u8> = (0..n * classes).map(|i| (i % 3 == 0) as u8).collect();
+        assert!(use_class_blocks(n, classes, 2 * classes * bins.n));
+        let scale = bins.scale();
+        let mut got = vec![0i64; 2 * classes * bins.n];
+        hist_multiclass(&scores, &target, classes, bins, &mut got).unwrap();
+        let mut want = vec![0i64; 2 * classes * bins.n];
+        for i in 0..n {
+            for c in 0..classes {
+                let b = bins.index(scores[i * classes + c] as f64, scale).unwrap();
+                let k = usize::from(target[i] as usize == c);
+                want[(k * classes + c) * bins.n + b] += 1;
+            }
+        }
+        assert_eq!(got, want);
+        let mut got = vec![0i64; 2 * classes * bins.n];
+        hist_multilabel(&scores, &labels, classes, bins, &mut got).unwrap();
+        let mut want = vec![0i64; 2 * classes * bins.n];
+        for (j, (&s, &l)) in scores.iter().zip(&labels).enumerate() {
+            let b = bins.index(s as f64, scale).unwrap();
+            want[(l as usize * classes + j % classes) * bins.n + b] += 1;
+        }
+        assert_eq!(got, want);
+        let mut h = vec![0i64; 2 * classes * bins.n];
+        let mut bad = scores.clone();
+        bad[n * classes - 1] = f32::NAN;
+        assert!(hist_multiclass(&bad, &target, classes, bins, &mut h).is_err());
     }
 
     #[test]

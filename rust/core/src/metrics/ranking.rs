@@ -153,41 +153,118 @@ fn non_finite() -> Error {
     Error::value("y_score", "contains NaN or infinity")
 }
 
-/// Split one binary problem into sorted positive and negative keys (unit weights).
+/// Split one binary problem into positive and negative keys (unit weights), in input
+/// order: chunks count their positives first, so each can fill its own disjoint slots.
 fn split_unit(y: &[u8], s: &[f64]) -> Result<(Vec<u64>, Vec<u64>)> {
     check_len(y.len(), s.len(), "y_score")?;
-    // Chunks in parallel, concatenated in order so the result stays stable.
-    let parts: Vec<(Vec<u64>, Vec<u64>, bool)> = y
-        .par_chunks(1 << 16)
-        .zip(s.par_chunks(1 << 16))
-        .map(|(yc, sc)| {
-            let npos = yc.iter().filter(|&&v| v != 0).count();
-            let mut p = Vec::with_capacity(npos);
-            let mut q = Vec::with_capacity(yc.len() - npos);
+    const CH: usize = 1 << 16;
+    let npos: Vec<usize> = y
+        .par_chunks(CH)
+        .map(|c| c.iter().filter(|&&v| v != 0).count())
+        .collect();
+    let total_pos: usize = npos.iter().sum();
+    let mut pos = vec![0u64; total_pos];
+    let mut neg = vec![0u64; y.len() - total_pos];
+    let mut slots = Vec::with_capacity(npos.len());
+    {
+        let (mut rp, mut rn) = (&mut pos[..], &mut neg[..]);
+        for (i, &k) in npos.iter().enumerate() {
+            let len = CH.min(y.len() - i * CH);
+            let (a, b) = rp.split_at_mut(k);
+            let (c, d) = rn.split_at_mut(len - k);
+            rp = b;
+            rn = d;
+            slots.push((a, c));
+        }
+    }
+    let ok = y
+        .par_chunks(CH)
+        .zip(s.par_chunks(CH))
+        .zip(slots.into_par_iter())
+        .map(|((yc, sc), (p, q))| {
+            let (mut i, mut j) = (0, 0);
             let mut ok = true;
             for (&t, &x) in yc.iter().zip(sc) {
                 ok &= x.is_finite();
                 if t != 0 {
-                    p.push(desc_key(x));
+                    p[i] = desc_key(x);
+                    i += 1;
                 } else {
-                    q.push(desc_key(x));
+                    q[j] = desc_key(x);
+                    j += 1;
                 }
             }
-            (p, q, ok)
+            ok
         })
-        .collect();
-    if parts.iter().any(|p| !p.2) {
+        .reduce(|| true, |a, b| a && b);
+    if !ok {
         return Err(non_finite());
     }
-    let np = parts.iter().map(|p| p.0.len()).sum();
-    let nn = parts.iter().map(|p| p.1.len()).sum();
-    let mut pos = Vec::with_capacity(np);
-    let mut neg = Vec::with_capacity(nn);
-    for (p, q, _) in parts {
-        pos.extend_from_slice(&p);
-        neg.extend_from_slice(&q);
-    }
     Ok((pos, neg))
+}
+
+/// ROC AUC or average precision of sorted unit-weight keys, in parallel over tie groups
+/// of the positives: for each distinct positive key k, `lt`/`le` count the negatives
+/// scored strictly above / at least as high, found by a pointer that only moves forward.
+/// AUC uses twice the Mann-Whitney U in exact integers; AP is
+/// sum_k cnt(k) * precision(k) / P with precision(k) = tp(k) / (tp(k) + le).
+fn unit_metric(m: Metric, pos: &[u64], neg: &[u64]) -> f64 {
+    let (np, nn) = (pos.len(), neg.len());
+    if np == 0 {
+        return match m {
+            Metric::RocAuc => f64::NAN,
+            Metric::AveragePrecision => 0.0,
+        };
+    }
+    if nn == 0 && m == Metric::RocAuc {
+        return f64::NAN;
+    }
+    let parts = (rayon::current_num_threads() * 4).max(1);
+    let mut bounds: Vec<usize> = (0..=parts).map(|t| t * np / parts).collect();
+    for b in bounds.iter_mut() {
+        // Never split a tie group between two chunks.
+        while *b > 0 && *b < np && pos[*b] == pos[*b - 1] {
+            *b += 1;
+        }
+    }
+    bounds.dedup();
+    let ranges: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let (u2, ap) = ranges
+        .into_par_iter()
+        .map(|(a, b)| {
+            let mut j = neg.partition_point(|&x| x < pos[a]);
+            let (mut u2, mut ap) = (0u128, 0.0f64);
+            let mut i = a;
+            while i < b {
+                let k = pos[i];
+                let mut e = i + 1;
+                while e < b && pos[e] == k {
+                    e += 1;
+                }
+                while j < nn && neg[j] < k {
+                    j += 1;
+                }
+                let mut le = j;
+                while le < nn && neg[le] == k {
+                    le += 1;
+                }
+                let cnt = (e - i) as u128;
+                match m {
+                    Metric::RocAuc => u2 += cnt * (2 * nn - j - le) as u128,
+                    Metric::AveragePrecision => {
+                        ap += (e - i) as f64 * (e as f64 / (e + le) as f64);
+                    }
+                }
+                j = le;
+                i = e;
+            }
+            (u2, ap)
+        })
+        .reduce(|| (0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
+    match m {
+        Metric::RocAuc => u2 as f64 / (2.0 * np as f64 * nn as f64),
+        Metric::AveragePrecision => (ap / np as f64).max(0.0),
+    }
 }
 
 /// Positive and negative sides of one weighted binary problem.
@@ -253,7 +330,7 @@ pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Resul
         None => {
             let (mut p, mut q) = split_unit(y, s)?;
             sort_both(&mut p, &mut q);
-            Ok(metric_of(m, &p, &q))
+            Ok(unit_metric(m, &p, &q))
         }
         Some(w) => {
             let (mut p, mut q) = split_weighted(y, s, w)?;
@@ -545,5 +622,57 @@ mod tests {
                 assert!((pairs[i * c + j] - brute_auc(&yb, &sb)).abs() < 1e-14);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// Manual profile: `cargo test --release -p longtail-core timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn profile_binary() {
+        let n: usize = std::env::var("LT_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000);
+        let mut s = 1u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s >> 11
+        };
+        let y: Vec<u8> = (0..n).map(|_| (next() & 1) as u8).collect();
+        let sc: Vec<f64> = (0..n)
+            .map(|_| next() as f64 / (1u64 << 53) as f64)
+            .collect();
+        let t = std::time::Instant::now();
+        let (mut p, mut q) = split_unit(&y, &sc).expect("split");
+        eprintln!("split {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        sort_both(&mut p, &mut q);
+        eprintln!("sort {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let a = auc_of(&p, &q);
+        eprintln!("walk {:?} {a}", t.elapsed());
+        let t = std::time::Instant::now();
+        let b = unit_metric(Metric::RocAuc, &p, &q);
+        eprintln!("parallel walk {:?} {b}", t.elapsed());
+        assert!((a - b).abs() < 1e-14);
+        let base: Vec<u64> = sc[..n / 2].iter().map(|&x| desc_key(x)).collect();
+        let mut v = base.clone();
+        let t = std::time::Instant::now();
+        sort_stable(&mut v);
+        eprintln!("ours 5M {:?}", t.elapsed());
+        let mut v = base.clone();
+        let t = std::time::Instant::now();
+        v.sort_unstable();
+        eprintln!("std unstable 5M {:?}", t.elapsed());
+        let mut v = base.clone();
+        let t = std::time::Instant::now();
+        v.par_sort_unstable();
+        eprintln!("rayon unstable 5M {:?}", t.elapsed());
     }
 }

@@ -1,0 +1,208 @@
+"""Functional metrics: longtail vs scikit-learn, torchmetrics and numpy on the same data.
+
+    python benches/metrics.py            # default sizes (about a minute or two)
+    python benches/metrics.py --large    # the sizes of issue 4 (n = 10**7 / 10**8; slow peers)
+
+Every row times the same call on the same arrays, checks that the answers agree and
+prints peer time / longtail time. Other benchmark functions can be added to
+``BENCHMARKS`` (each takes ``large`` and returns table rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, table, timeit  # noqa: E402
+
+import longtail.metrics as lm  # noqa: E402
+
+COLUMNS = [
+    "metric",
+    "size",
+    "longtail s",
+    "sklearn s",
+    "torchmetrics s",
+    "numpy s",
+    "x sklearn",
+    "x torchmetrics",
+    "x numpy",
+    "agree",
+]
+
+BENCHMARKS: list[Callable[[bool], list[dict[str, Any]]]] = []
+
+
+def bench(fn: Callable[[bool], list[dict[str, Any]]]) -> Callable[[bool], list[dict[str, Any]]]:
+    """Register a benchmark function (other modules may append to BENCHMARKS too)."""
+    BENCHMARKS.append(fn)
+    return fn
+
+
+def _row(
+    metric: str,
+    size: str,
+    ours: tuple[float, Any],
+    peers: dict[str, tuple[float, Any]],
+    tol: float = 1e-9,
+) -> dict[str, Any]:
+    t_ours, v_ours = ours
+    row: dict[str, Any] = {"metric": metric, "size": size, "longtail s": t_ours}
+    agree = True
+    for name, (t, v) in peers.items():
+        row[f"{name} s"] = t
+        row[f"x {name}"] = t / t_ours
+        agree &= bool(
+            np.allclose(
+                np.asarray(v, dtype=float), np.asarray(v_ours, dtype=float), rtol=0, atol=tol
+            )
+        )
+    row["agree"] = "yes" if agree else "NO"
+    return row
+
+
+def _torch():
+    try:
+        import torch
+        from torchmetrics.functional import classification as tmc
+    except ImportError:  # torchmetrics is optional for the benchmarks
+        return None, None
+    return torch, tmc
+
+
+def _binary_row(name, ours, ref, tm, y, s, large, torch) -> dict[str, Any]:
+    n = y.shape[0]
+    peers = {"sklearn": timeit(lambda: ref(y, s), repeats=3 if not large else 1)}
+    if tm is not None:
+        ts, ty = torch.from_numpy(s), torch.from_numpy(y)
+        peers["torchmetrics"] = timeit(lambda: float(tm(ts, ty)), repeats=3 if not large else 1)
+    mine = timeit(lambda: ours(y, s), repeats=5, warmup=1)
+    return _row(name, f"n={n:.0e}", mine, peers, tol=1e-6)
+
+
+@bench
+def binary_ranking(large: bool) -> list[dict[str, Any]]:
+    """Binary ROC AUC and average precision (issue 4 goal at n = 10**7)."""
+    from sklearn import metrics as skm
+
+    n = 10**7 if large else 10**6
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    s = rng.random(n)
+    torch, tmc = _torch()
+    rows = []
+    for name, ours, ref, tm in [
+        (
+            "binary ROC AUC",
+            lm.roc_auc_score,
+            skm.roc_auc_score,
+            tmc and (lambda p, t: tmc.binary_auroc(p, t, thresholds=None)),
+        ),
+        (
+            "average precision",
+            lm.average_precision_score,
+            skm.average_precision_score,
+            tmc and (lambda p, t: tmc.binary_average_precision(p, t, thresholds=None)),
+        ),
+    ]:
+        rows.append(_binary_row(name, ours, ref, tm, y, s, large, torch))
+    return rows
+
+
+@bench
+def multiclass_auroc(large: bool) -> list[dict[str, Any]]:
+    """One-vs-rest macro AUROC (goal vs torchmetrics) and one-vs-one (goal vs sklearn)."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(1)
+    torch, tmc = _torch()
+    rows = []
+    n, c = (10**5, 1000) if large else (10**4, 100)
+    y = rng.integers(0, c, n)
+    p = rng.random((n, c))
+    p /= p.sum(axis=1, keepdims=True)
+    peers = {}
+    if tmc is not None:
+        tp, ty = torch.from_numpy(p), torch.from_numpy(y)
+        peers["torchmetrics"] = timeit(
+            lambda: float(
+                tmc.multiclass_auroc(tp, ty, num_classes=c, average="macro", thresholds=None)
+            ),
+            repeats=1,
+        )
+    peers["sklearn"] = timeit(lambda: skm.roc_auc_score(y, p, multi_class="ovr"), repeats=1)
+    ours = timeit(lambda: lm.roc_auc_score(y, p, multi_class="ovr"), repeats=3, warmup=1)
+    rows.append(_row("OvR macro AUROC", f"n={n:.0e}, C={c}", ours, peers, tol=1e-6))
+
+    n, c = (10**5, 100) if large else (10**4, 30)
+    y = rng.integers(0, c, n)
+    p = rng.random((n, c))
+    p /= p.sum(axis=1, keepdims=True)
+    peers = {"sklearn": timeit(lambda: skm.roc_auc_score(y, p, multi_class="ovo"), repeats=1)}
+    ours = timeit(lambda: lm.roc_auc_score(y, p, multi_class="ovo"), repeats=3, warmup=1)
+    rows.append(_row("OvO macro AUROC", f"n={n:.0e}, C={c}", ours, peers))
+    return rows
+
+
+@bench
+def confusion(large: bool) -> list[dict[str, Any]]:
+    """Confusion matrix against np.bincount(C*y+p) (goal at n = 10**8, 20 classes)."""
+    from sklearn import metrics as skm
+
+    n, c = (10**8, 20) if large else (10**7, 20)
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, c, n)
+    p = rng.integers(0, c, n)
+    ours = timeit(lambda: lm.confusion_matrix(y, p), repeats=5, warmup=1)
+    peers = {
+        "numpy": timeit(
+            lambda: np.bincount(c * y + p, minlength=c * c).reshape(c, c), repeats=5, warmup=1
+        )
+    }
+    if not large:
+        peers["sklearn"] = timeit(lambda: skm.confusion_matrix(y, p), repeats=1)
+    return [_row("confusion matrix", f"n={n:.0e}, C={c}", ours, peers, tol=0)]
+
+
+@bench
+def binned_streaming_auroc(large: bool) -> list[dict[str, Any]]:
+    """streaming.AUROC(bins=100) vs torchmetrics BinaryAUROC(thresholds=100), issue 4 goal 6.
+
+    Owned by the streaming work (details, more rows: benches/metrics_streaming.py).
+    torchmetrics makes one pass over the data per threshold, so 100 thresholds keep it to
+    minutes at 1e7; longtail's bins sit on the same thresholds, so the AUCs must agree.
+    """
+    from metrics_streaming import time_binned_auroc
+
+    n = 10**7 if large else 10**5
+    ours, peer = time_binned_auroc(n, 100)
+    return [
+        _row(
+            "binned streaming AUROC, 100 bins", f"n={n:.0e}", ours, {"torchmetrics": peer}, tol=1e-5
+        )
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", action="store_true", help="the sizes of issue 4")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    print(f"# {machine()}\n")
+    rows = []
+    for fn in BENCHMARKS:
+        rows.extend(fn(args.large))
+        print(table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
+    print()
+    print(table(rows, COLUMNS))
+    return 0 if all(r["agree"] == "yes" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
