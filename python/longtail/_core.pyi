@@ -2,6 +2,7 @@
 # Each section is owned by one area; keep them in this order.
 
 import numpy as np
+import numpy.typing as npt
 
 __version__: str
 
@@ -12,9 +13,6 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 
 # --- samplers ---
-
-import numpy as np  # noqa: E402 (imports kept inside this area's section)
-import numpy.typing as npt  # noqa: E402
 
 _Order = npt.NDArray[np.uint32] | npt.NDArray[np.uint64]
 
