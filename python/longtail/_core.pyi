@@ -104,32 +104,29 @@ def top_k_hits(classes: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray: .
 
 # --- streaming ---
 
-import numpy as _np  # noqa: E402 - sections below the top are owned separately
-import numpy.typing as _npt  # noqa: E402
-
 def binned_hist_multiclass(
-    scores: _npt.NDArray[_np.float32] | _npt.NDArray[_np.float64],
-    target: _npt.NDArray[_np.int64],
-    hist: _npt.NDArray[_np.int64],
+    scores: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    target: npt.NDArray[np.int64],
+    hist: npt.NDArray[np.int64],
     bins: int,
     lo: float,
     hi: float,
 ) -> None: ...
 def binned_hist_multilabel(
-    scores: _npt.NDArray[_np.float32] | _npt.NDArray[_np.float64],
-    target: _npt.NDArray[_np.uint8],
-    hist: _npt.NDArray[_np.int64],
+    scores: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    target: npt.NDArray[np.uint8],
+    hist: npt.NDArray[np.int64],
     bins: int,
     lo: float,
     hi: float,
 ) -> None: ...
 def binned_scores(
-    hist: _npt.NDArray[_np.int64], classes: int, bins: int, ap: bool
+    hist: npt.NDArray[np.int64], classes: int, bins: int, ap: bool
 ) -> list[float]: ...
 def confusion_counts(
-    target: _npt.NDArray[_np.int64],
-    preds: _npt.NDArray[_np.int64],
-    cm: _npt.NDArray[_np.int64],
+    target: npt.NDArray[np.int64],
+    preds: npt.NDArray[np.int64],
+    cm: npt.NDArray[np.int64],
     classes: int,
 ) -> None: ...
 
