@@ -517,8 +517,10 @@ class MPerClassSampler(_EpochStream):
 
     A batch sampler: pass it as ``DataLoader(..., batch_sampler=sampler)``. Classes are
     visited in concatenated random permutations, so every class appears once before any
-    class repeats; within a class examples cycle through a reshuffled permutation, so an
-    example repeats inside a batch only when its class has fewer than ``m`` examples.
+    class repeats; within a class examples cycle through a reshuffled permutation (a
+    group of ``m`` never straddles two permutations; the few examples left at the end of
+    one are skipped), so an example repeats inside a batch only when its class has fewer
+    than ``m`` examples.
     ``length`` is the number of batches per epoch over all replicas (default
     ``len(labels) // batch_size``, at least 1); ranks get disjoint batches, each rank
     ``ceil(length / num_replicas)``. Metric-learning batches as in
