@@ -105,7 +105,9 @@ pub fn m_per_class<I: Idx>(
             // A group of m never straddles two within-class permutations when the
             // class has at least m examples (the rest of the permutation is skipped),
             // so its m examples are distinct.
-            if size >= m && *d % size + m > size {
+            // (A class smaller than m starts at a permutation boundary, so its group
+            // holds every example of the class.)
+            if *d % size != 0 && *d % size + m > size {
                 *d = d.div_ceil(size) * size;
             }
             if b % replicas == rank {
