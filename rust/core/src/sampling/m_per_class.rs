@@ -107,7 +107,8 @@ pub fn m_per_class<I: Idx>(
             // so its m examples are distinct.
             // (A class smaller than m starts at a permutation boundary, so its group
             // holds every example of the class.)
-            if *d % size != 0 && *d % size + m > size {
+            let rem = *d % size;
+            if rem > 0 && rem + m > size {
                 *d = d.div_ceil(size) * size;
             }
             if b % replicas == rank {
