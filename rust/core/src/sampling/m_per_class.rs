@@ -124,9 +124,15 @@ pub fn m_per_class<I: Idx>(
         .for_each(|(row, &(cls, first))| {
             let start = offsets[cls as usize] as u64;
             let size = offsets[cls as usize + 1] as u64 - start;
+            // One keyed permutation per cycle touched (usually one per group).
+            let mut cycle = first / size;
+            let mut p = Perm::keyed(size, seed, epoch, streams::WITHIN_CLASS_PERM, cls, cycle);
             for (t, x) in row.iter_mut().enumerate() {
                 let r = first + t as u64;
-                let p = Perm::keyed(size, seed, epoch, streams::WITHIN_CLASS_PERM, cls, r / size);
+                if r / size != cycle {
+                    cycle = r / size;
+                    p = Perm::keyed(size, seed, epoch, streams::WITHIN_CLASS_PERM, cls, cycle);
+                }
                 *x = order[(start + p.apply(r % size)) as usize].to_u64() as i64;
             }
         });
