@@ -18,6 +18,7 @@ the stream, ``state_dict()`` / ``load_state_dict()`` resume mid-epoch, and
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 from typing import Any, Iterator
@@ -597,7 +598,15 @@ class MPerClassSampler(_EpochStream):
     def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
         start = self._resume
         self._resume = 0
-        rest = self.batches()[start:].tolist()
+        # Building one list per batch would trigger the cyclic garbage collector over
+        # and over (it scans every live object); lists of ints cannot form cycles.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            rest = self.batches()[start:].tolist()
+        finally:
+            if enabled:
+                gc.enable()
         it = iter(rest)
         self._live = (start, len(rest), it)
         return it
