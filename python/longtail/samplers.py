@@ -18,6 +18,7 @@ the stream, ``state_dict()`` / ``load_state_dict()`` resume mid-epoch, and
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 from typing import Any, Iterator
@@ -517,8 +518,10 @@ class MPerClassSampler(_EpochStream):
 
     A batch sampler: pass it as ``DataLoader(..., batch_sampler=sampler)``. Classes are
     visited in concatenated random permutations, so every class appears once before any
-    class repeats; within a class examples cycle through a reshuffled permutation, so an
-    example repeats inside a batch only when its class has fewer than ``m`` examples.
+    class repeats; within a class examples cycle through a reshuffled permutation (a
+    group of ``m`` never straddles two permutations; the few examples left at the end of
+    one are skipped), so an example repeats inside a batch only when its class has fewer
+    than ``m`` examples.
     ``length`` is the number of batches per epoch over all replicas (default
     ``len(labels) // batch_size``, at least 1); ranks get disjoint batches, each rank
     ``ceil(length / num_replicas)``. Metric-learning batches as in
@@ -595,7 +598,15 @@ class MPerClassSampler(_EpochStream):
     def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
         start = self._resume
         self._resume = 0
-        rest = self.batches()[start:].tolist()
+        # Building one list per batch would trigger the cyclic garbage collector over
+        # and over (it scans every live object); lists of ints cannot form cycles.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            rest = self.batches()[start:].tolist()
+        finally:
+            if enabled:
+                gc.enable()
         it = iter(rest)
         self._live = (start, len(rest), it)
         return it

@@ -130,6 +130,7 @@ pub fn class_first<I: Idx>(
         let mut rng = class_rng(b);
         let mut next = first_at_or_after(lo, rank, replicas);
         let mut w = 0;
+        let mut cache: Vec<Option<(u64, Perm)>> = vec![None; c];
         for p in lo..hi {
             let k = table.draw(&mut rng) as usize;
             let r = seen[k];
@@ -137,14 +138,24 @@ pub fn class_first<I: Idx>(
             if p == next {
                 let start = offsets[k] as u64;
                 let size = offsets[k + 1] as u64 - start;
-                let perm = Perm::keyed(
-                    size,
-                    seed,
-                    epoch,
-                    streams::WITHIN_CLASS_PERM,
-                    k as u64,
-                    r / size,
-                );
+                // Permutations are cached per class: a class's draws in a block mostly
+                // fall in one cycle, and building one costs a few hashes (or a small
+                // shuffle for tiny classes).
+                let cycle = r / size;
+                let perm = match &cache[k] {
+                    Some((c, perm)) if *c == cycle => perm,
+                    _ => {
+                        let perm = Perm::keyed(
+                            size,
+                            seed,
+                            epoch,
+                            streams::WITHIN_CLASS_PERM,
+                            k as u64,
+                            cycle,
+                        );
+                        &cache[k].insert((cycle, perm)).1
+                    }
+                };
                 let j = perm.apply(r % size);
                 out[w] = order[(start + j) as usize].to_u64() as i64;
                 w += 1;

@@ -7,8 +7,10 @@
 //! two permutations, the start of the new permutation is reordered so the group has no
 //! repeated class (possible whenever `k <= C`). So every class is visited once before
 //! any class repeats. Within a class, examples come from a keyed permutation that is
-//! reshuffled each cycle (class-aware, as in `class_first`); a class smaller than `m`
-//! therefore repeats examples inside a batch, and only then.
+//! reshuffled each cycle (class-aware, as in `class_first`); a group of `m` never
+//! straddles two permutations of a class with at least `m` examples (the few left at
+//! the end of a permutation are skipped), so only a class smaller than `m` repeats
+//! examples inside a batch.
 
 use rayon::prelude::*;
 
@@ -98,10 +100,21 @@ pub fn m_per_class<I: Idx>(
             let cls = perm[pos as usize];
             pos += 1;
             last_batch[cls as usize] = b;
-            if b % replicas == rank {
-                slots.push((cls, drawn[cls as usize]));
+            let size = (offsets[cls as usize + 1] - offsets[cls as usize]) as u64;
+            let d = &mut drawn[cls as usize];
+            // A group of m never straddles two within-class permutations when the
+            // class has at least m examples (the rest of the permutation is skipped),
+            // so its m examples are distinct.
+            // (A class smaller than m starts at a permutation boundary, so its group
+            // holds every example of the class.)
+            let rem = *d % size;
+            if rem > 0 && rem + m > size {
+                *d = d.div_ceil(size) * size;
             }
-            drawn[cls as usize] += m;
+            if b % replicas == rank {
+                slots.push((cls, *d));
+            }
+            *d += m;
         }
     }
     let mut out = vec![0i64; slots.len() * m as usize];
@@ -111,9 +124,15 @@ pub fn m_per_class<I: Idx>(
         .for_each(|(row, &(cls, first))| {
             let start = offsets[cls as usize] as u64;
             let size = offsets[cls as usize + 1] as u64 - start;
+            // One keyed permutation per cycle touched (usually one per group).
+            let mut cycle = first / size;
+            let mut p = Perm::keyed(size, seed, epoch, streams::WITHIN_CLASS_PERM, cls, cycle);
             for (t, x) in row.iter_mut().enumerate() {
                 let r = first + t as u64;
-                let p = Perm::keyed(size, seed, epoch, streams::WITHIN_CLASS_PERM, cls, r / size);
+                if r / size != cycle {
+                    cycle = r / size;
+                    p = Perm::keyed(size, seed, epoch, streams::WITHIN_CLASS_PERM, cls, cycle);
+                }
                 *x = order[(start + p.apply(r % size)) as usize].to_u64() as i64;
             }
         });
