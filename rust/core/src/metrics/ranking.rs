@@ -125,6 +125,68 @@ fn ap_of<T: Weighted>(pos: &[T], neg: &[T]) -> f64 {
     (sum / ptp).max(0.0)
 }
 
+/// Largest positive side for which [`few_positives_metric`] is used.
+const SEARCH_MAX: usize = 1 << 14;
+
+/// ROC AUC or AP with unit weights when positives are few (one-vs-rest with many
+/// classes): sort only the positives, then place every negative among their distinct
+/// keys by binary search, which replaces sorting the (large) negative side by
+/// O(N log P) lookups in an L1-resident array. `pos` must be sorted; `neg` need not be.
+fn few_positives_metric(m: Metric, pos: &[u64], neg: &[u64]) -> f64 {
+    let (np, nn) = (pos.len(), neg.len());
+    if np == 0 {
+        return match m {
+            Metric::RocAuc => f64::NAN,
+            Metric::AveragePrecision => 0.0,
+        };
+    }
+    if nn == 0 && m == Metric::RocAuc {
+        return f64::NAN;
+    }
+    // Distinct positive keys and their counts.
+    let mut keys: Vec<u64> = Vec::with_capacity(np);
+    let mut cnt: Vec<u64> = Vec::with_capacity(np);
+    for &k in pos {
+        if keys.last() == Some(&k) {
+            if let Some(c) = cnt.last_mut() {
+                *c += 1;
+            }
+        } else {
+            keys.push(k);
+            cnt.push(1);
+        }
+    }
+    let g = keys.len();
+    // below[i]: negatives with a key strictly between keys[i-1] and keys[i] (ranked
+    // above group i); tied[i]: negatives tied with group i.
+    let mut below = vec![0u64; g + 1];
+    let mut tied = vec![0u64; g];
+    for &x in neg {
+        let i = keys.partition_point(|&k| k < x);
+        if i < g && keys[i] == x {
+            tied[i] += 1;
+        } else {
+            below[i] += 1;
+        }
+    }
+    let (mut lt, mut tp) = (0u64, 0u64);
+    let (mut u2, mut ap) = (0u128, 0.0f64);
+    for i in 0..g {
+        lt += below[i];
+        let le = lt + tied[i];
+        tp += cnt[i];
+        match m {
+            Metric::RocAuc => u2 += u128::from(cnt[i]) * u128::from(2 * nn as u64 - lt - le),
+            Metric::AveragePrecision => ap += cnt[i] as f64 * (tp as f64 / (tp + le) as f64),
+        }
+        lt = le;
+    }
+    match m {
+        Metric::RocAuc => u2 as f64 / (2.0 * np as f64 * nn as f64),
+        Metric::AveragePrecision => (ap / np as f64).max(0.0),
+    }
+}
+
 fn metric_of<T: Weighted>(m: Metric, pos: &[T], neg: &[T]) -> f64 {
     match m {
         Metric::RocAuc => auc_of(pos, neg),
@@ -418,8 +480,12 @@ pub fn per_column(
                     let mut buf = Vec::new();
                     for (p, q) in sides.iter_mut() {
                         lsd_sort_serial(p, &mut buf);
-                        lsd_sort_serial(q, &mut buf);
-                        res.push(metric_of(m, p, q));
+                        if p.len() <= SEARCH_MAX && p.len() <= q.len() / 4 {
+                            res.push(few_positives_metric(m, p, q));
+                        } else {
+                            lsd_sort_serial(q, &mut buf);
+                            res.push(metric_of(m, p, q));
+                        }
                     }
                 }
                 Some(w) => {
@@ -572,6 +638,27 @@ mod tests {
         let s = [0.1, 0.4, 0.35, 0.8];
         let ap = binary_metric(&y, &s, None, Metric::AveragePrecision).expect("ap");
         assert!((ap - 0.833_333_333_333_333_4).abs() < 1e-15);
+    }
+
+    #[test]
+    fn few_positives_path_matches_the_walk() {
+        let mut s = 99u64;
+        let mut next = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (s >> 40) % 50
+        };
+        for np in [1usize, 3, 40] {
+            let mut p: Vec<u64> = (0..np).map(|_| desc_key(next() as f64)).collect();
+            let q: Vec<u64> = (0..500).map(|_| desc_key(next() as f64)).collect();
+            p.sort_unstable();
+            let mut qs = q.clone();
+            qs.sort_unstable();
+            for m in [Metric::RocAuc, Metric::AveragePrecision] {
+                let a = few_positives_metric(m, &p, &q);
+                let b = metric_of(m, &p, &qs);
+                assert!((a - b).abs() < 1e-14, "{m:?} {a} {b}");
+            }
+        }
     }
 
     #[test]
