@@ -537,32 +537,67 @@ pub fn ovo_pairs(y: &[u32], scores: &[f64], n: usize, c: usize) -> Result<Vec<f6
     for &v in y {
         counts[v as usize] += 1;
     }
+    // Column-major keys first: reading column i of the row-major matrix directly would
+    // touch one cache line per row for every class.
+    if n == 0 || c == 0 {
+        return Ok(vec![f64::NAN; c * c]);
+    }
+    let mut keys_t = vec![0u64; n * c];
+    keys_t
+        .par_chunks_mut(n * BLOCK)
+        .enumerate()
+        .for_each(|(b, out)| {
+            let c0 = b * BLOCK;
+            let width = out.len() / n.max(1);
+            for r in 0..n {
+                let row = &scores[r * c + c0..r * c + c0 + width];
+                for (k, &x) in row.iter().enumerate() {
+                    out[k * n + r] = desc_key(x);
+                }
+            }
+        });
     let rows: Vec<Vec<f64>> = (0..c)
         .into_par_iter()
-        .map_init(Vec::new, |buf, i| {
-            let mut items: Vec<(u64, u32)> = (0..n)
-                .map(|r| (desc_key(scores[r * c + i]), y[r]))
+        .map_init(Vec::new, |buf: &mut Vec<u64>, i| {
+            // Sort only class i's keys (its rows are ~n/C), then place every other row
+            // among them by binary search: O(n log n_i) instead of sorting all n rows.
+            let col = &keys_t[i * n..(i + 1) * n];
+            let mut pos: Vec<u64> = (0..n)
+                .filter(|&r| y[r] as usize == i)
+                .map(|r| col[r])
                 .collect();
-            lsd_sort_serial(&mut items, buf);
-            // Twice the Mann-Whitney U of class i against each j, in exact integers.
-            let mut u2 = vec![0u64; c];
-            let mut above = 0u64; // rows of class i with a strictly higher score
-            let mut g = 0;
-            while g < items.len() {
-                let k = items[g].0;
-                let mut e = g;
-                let mut tied = 0u64;
-                while e < items.len() && items[e].0 == k {
-                    tied += u64::from(items[e].1 as usize == i);
-                    e += 1;
-                }
-                for it in &items[g..e] {
-                    if it.1 as usize != i {
-                        u2[it.1 as usize] += 2 * above + tied;
+            lsd_sort_serial(&mut pos, buf);
+            let mut keys: Vec<u64> = Vec::with_capacity(pos.len());
+            let mut before: Vec<u64> = Vec::with_capacity(pos.len() + 1); // # pos with key < keys[g]
+            let mut cnt: Vec<u64> = Vec::with_capacity(pos.len());
+            for (idx, &k) in pos.iter().enumerate() {
+                if keys.last() == Some(&k) {
+                    if let Some(x) = cnt.last_mut() {
+                        *x += 1;
                     }
+                } else {
+                    keys.push(k);
+                    before.push(idx as u64);
+                    cnt.push(1);
                 }
-                above += tied;
-                g = e;
+            }
+            before.push(pos.len() as u64);
+            // Twice the Mann-Whitney U of class i against each j, in exact integers: a
+            // row of class j with key x loses to the class-i rows with a smaller key
+            // (higher score) and ties with those of equal key.
+            let mut u2 = vec![0u64; c];
+            for (r, &x) in col.iter().enumerate() {
+                let j = y[r] as usize;
+                if j == i {
+                    continue;
+                }
+                let g = keys.partition_point(|&k| k < x);
+                let tied = if g < keys.len() && keys[g] == x {
+                    cnt[g]
+                } else {
+                    0
+                };
+                u2[j] += 2 * before[g] + tied;
             }
             (0..c)
                 .map(|j| {
