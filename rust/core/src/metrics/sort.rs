@@ -69,13 +69,17 @@ const PAR_MIN: usize = 1 << 16;
 /// Buckets at most this large are finished by insertion sort.
 const LEAF: usize = 16;
 /// Buckets at most this large are finished by a comparison sort.
-const CMP_LEAF: usize = 1 << 12;
+const CMP_LEAF: usize = 64;
 /// Most bits per MSD pass: 4096 buckets, a histogram that stays in L1.
 const BITS: u32 = 12;
 
-/// Bits for a pass over `n` items: about one item per bucket, at most [`BITS`], so that
-/// small buckets do not pay for a 4096-entry histogram.
+/// Bits for a pass over `n` items. Large passes use 8 bits: scattering into more
+/// streams than the TLB covers makes nearly every write a TLB miss. Cache-resident
+/// passes use about one bucket per item (at most [`BITS`]), so that they end in leaves.
 fn bits_for(n: usize) -> u32 {
+    if n > 1 << 16 {
+        return 8;
+    }
     let lg = usize::BITS - n.leading_zeros();
     lg.clamp(4, BITS)
 }
@@ -333,7 +337,11 @@ mod timing {
     #[ignore]
     fn profile_sort() {
         let mut s = 1u64;
-        let base: Vec<u64> = (0..500_000)
+        let size: usize = std::env::var("LT_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500_000);
+        let base: Vec<u64> = (0..size)
             .map(|_| {
                 s = s
                     .wrapping_mul(6364136223846793005)
@@ -343,7 +351,7 @@ mod timing {
             .collect();
         // Minimum of several runs: the least disturbed by other jobs on the machine.
         let (mut a, mut b) = (f64::MAX, f64::MAX);
-        for _ in 0..9 {
+        for _ in 0..3 {
             let mut v = base.clone();
             let mut buf = Vec::new();
             let t = std::time::Instant::now();
