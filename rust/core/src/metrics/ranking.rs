@@ -125,6 +125,68 @@ fn ap_of<T: Weighted>(pos: &[T], neg: &[T]) -> f64 {
     (sum / ptp).max(0.0)
 }
 
+/// Largest positive side for which [`few_positives_metric`] is used.
+const SEARCH_MAX: usize = 1 << 14;
+
+/// ROC AUC or AP with unit weights when positives are few (one-vs-rest with many
+/// classes): sort only the positives, then place every negative among their distinct
+/// keys by binary search, which replaces sorting the (large) negative side by
+/// O(N log P) lookups in an L1-resident array. `pos` must be sorted; `neg` need not be.
+fn few_positives_metric(m: Metric, pos: &[u64], neg: &[u64]) -> f64 {
+    let (np, nn) = (pos.len(), neg.len());
+    if np == 0 {
+        return match m {
+            Metric::RocAuc => f64::NAN,
+            Metric::AveragePrecision => 0.0,
+        };
+    }
+    if nn == 0 && m == Metric::RocAuc {
+        return f64::NAN;
+    }
+    // Distinct positive keys and their counts.
+    let mut keys: Vec<u64> = Vec::with_capacity(np);
+    let mut cnt: Vec<u64> = Vec::with_capacity(np);
+    for &k in pos {
+        if keys.last() == Some(&k) {
+            if let Some(c) = cnt.last_mut() {
+                *c += 1;
+            }
+        } else {
+            keys.push(k);
+            cnt.push(1);
+        }
+    }
+    let g = keys.len();
+    // below[i]: negatives with a key strictly between keys[i-1] and keys[i] (ranked
+    // above group i); tied[i]: negatives tied with group i.
+    let mut below = vec![0u64; g + 1];
+    let mut tied = vec![0u64; g];
+    for &x in neg {
+        let i = keys.partition_point(|&k| k < x);
+        if i < g && keys[i] == x {
+            tied[i] += 1;
+        } else {
+            below[i] += 1;
+        }
+    }
+    let (mut lt, mut tp) = (0u64, 0u64);
+    let (mut u2, mut ap) = (0u128, 0.0f64);
+    for i in 0..g {
+        lt += below[i];
+        let le = lt + tied[i];
+        tp += cnt[i];
+        match m {
+            Metric::RocAuc => u2 += u128::from(cnt[i]) * u128::from(2 * nn as u64 - lt - le),
+            Metric::AveragePrecision => ap += cnt[i] as f64 * (tp as f64 / (tp + le) as f64),
+        }
+        lt = le;
+    }
+    match m {
+        Metric::RocAuc => u2 as f64 / (2.0 * np as f64 * nn as f64),
+        Metric::AveragePrecision => (ap / np as f64).max(0.0),
+    }
+}
+
 fn metric_of<T: Weighted>(m: Metric, pos: &[T], neg: &[T]) -> f64 {
     match m {
         Metric::RocAuc => auc_of(pos, neg),
@@ -418,8 +480,12 @@ pub fn per_column(
                     let mut buf = Vec::new();
                     for (p, q) in sides.iter_mut() {
                         lsd_sort_serial(p, &mut buf);
-                        lsd_sort_serial(q, &mut buf);
-                        res.push(metric_of(m, p, q));
+                        if p.len() <= SEARCH_MAX && p.len() <= q.len() / 4 {
+                            res.push(few_positives_metric(m, p, q));
+                        } else {
+                            lsd_sort_serial(q, &mut buf);
+                            res.push(metric_of(m, p, q));
+                        }
                     }
                 }
                 Some(w) => {
@@ -471,32 +537,67 @@ pub fn ovo_pairs(y: &[u32], scores: &[f64], n: usize, c: usize) -> Result<Vec<f6
     for &v in y {
         counts[v as usize] += 1;
     }
+    // Column-major keys first: reading column i of the row-major matrix directly would
+    // touch one cache line per row for every class.
+    if n == 0 || c == 0 {
+        return Ok(vec![f64::NAN; c * c]);
+    }
+    let mut keys_t = vec![0u64; n * c];
+    keys_t
+        .par_chunks_mut(n * BLOCK)
+        .enumerate()
+        .for_each(|(b, out)| {
+            let c0 = b * BLOCK;
+            let width = out.len() / n.max(1);
+            for r in 0..n {
+                let row = &scores[r * c + c0..r * c + c0 + width];
+                for (k, &x) in row.iter().enumerate() {
+                    out[k * n + r] = desc_key(x);
+                }
+            }
+        });
     let rows: Vec<Vec<f64>> = (0..c)
         .into_par_iter()
-        .map_init(Vec::new, |buf, i| {
-            let mut items: Vec<(u64, u32)> = (0..n)
-                .map(|r| (desc_key(scores[r * c + i]), y[r]))
+        .map_init(Vec::new, |buf: &mut Vec<u64>, i| {
+            // Sort only class i's keys (its rows are ~n/C), then place every other row
+            // among them by binary search: O(n log n_i) instead of sorting all n rows.
+            let col = &keys_t[i * n..(i + 1) * n];
+            let mut pos: Vec<u64> = (0..n)
+                .filter(|&r| y[r] as usize == i)
+                .map(|r| col[r])
                 .collect();
-            lsd_sort_serial(&mut items, buf);
-            // Twice the Mann-Whitney U of class i against each j, in exact integers.
-            let mut u2 = vec![0u64; c];
-            let mut above = 0u64; // rows of class i with a strictly higher score
-            let mut g = 0;
-            while g < items.len() {
-                let k = items[g].0;
-                let mut e = g;
-                let mut tied = 0u64;
-                while e < items.len() && items[e].0 == k {
-                    tied += u64::from(items[e].1 as usize == i);
-                    e += 1;
-                }
-                for it in &items[g..e] {
-                    if it.1 as usize != i {
-                        u2[it.1 as usize] += 2 * above + tied;
+            lsd_sort_serial(&mut pos, buf);
+            let mut keys: Vec<u64> = Vec::with_capacity(pos.len());
+            let mut before: Vec<u64> = Vec::with_capacity(pos.len() + 1); // # pos with key < keys[g]
+            let mut cnt: Vec<u64> = Vec::with_capacity(pos.len());
+            for (idx, &k) in pos.iter().enumerate() {
+                if keys.last() == Some(&k) {
+                    if let Some(x) = cnt.last_mut() {
+                        *x += 1;
                     }
+                } else {
+                    keys.push(k);
+                    before.push(idx as u64);
+                    cnt.push(1);
                 }
-                above += tied;
-                g = e;
+            }
+            before.push(pos.len() as u64);
+            // Twice the Mann-Whitney U of class i against each j, in exact integers: a
+            // row of class j with key x loses to the class-i rows with a smaller key
+            // (higher score) and ties with those of equal key.
+            let mut u2 = vec![0u64; c];
+            for (r, &x) in col.iter().enumerate() {
+                let j = y[r] as usize;
+                if j == i {
+                    continue;
+                }
+                let g = keys.partition_point(|&k| k < x);
+                let tied = if g < keys.len() && keys[g] == x {
+                    cnt[g]
+                } else {
+                    0
+                };
+                u2[j] += 2 * before[g] + tied;
             }
             (0..c)
                 .map(|j| {
@@ -572,6 +673,27 @@ mod tests {
         let s = [0.1, 0.4, 0.35, 0.8];
         let ap = binary_metric(&y, &s, None, Metric::AveragePrecision).expect("ap");
         assert!((ap - 0.833_333_333_333_333_4).abs() < 1e-15);
+    }
+
+    #[test]
+    fn few_positives_path_matches_the_walk() {
+        let mut s = 99u64;
+        let mut next = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (s >> 40) % 50
+        };
+        for np in [1usize, 3, 40] {
+            let mut p: Vec<u64> = (0..np).map(|_| desc_key(next() as f64)).collect();
+            let q: Vec<u64> = (0..500).map(|_| desc_key(next() as f64)).collect();
+            p.sort_unstable();
+            let mut qs = q.clone();
+            qs.sort_unstable();
+            for m in [Metric::RocAuc, Metric::AveragePrecision] {
+                let a = few_positives_metric(m, &p, &q);
+                let b = metric_of(m, &p, &qs);
+                assert!((a - b).abs() < 1e-14, "{m:?} {a} {b}");
+            }
+        }
     }
 
     #[test]
