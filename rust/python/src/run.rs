@@ -28,7 +28,6 @@ create_exception!(
 );
 
 /// Map a kernel error to the matching Python exception.
-#[allow(dead_code)] // the binding modules call it
 pub fn to_py(e: Error) -> PyErr {
     match e {
         Error::Value { .. } => LongtailValueError::new_err(e.to_string()),
@@ -63,7 +62,6 @@ fn pool() -> PyResult<Arc<rayon::ThreadPool>> {
 }
 
 /// Run `f` without the GIL on this process's rayon pool; map its error to Python.
-#[allow(dead_code)] // the binding modules call it
 pub fn detached<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     T: Send,
