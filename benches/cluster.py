@@ -75,7 +75,8 @@ def bench_kmeans(n: int, d: int, k: int, repeats: int, sk_repeats: int) -> list[
 
     t_lt, km = timeit(lt, repeats=repeats, warmup=1)
     xn = _core.kmeans_row_norms(X)
-    t_step, _ = timeit(lambda: _core.kmeans_step(X, xn, km.cluster_centers_), repeats=5)
+    xp = _core.kmeans_pack(X)
+    t_step, _ = timeit(lambda: _core.kmeans_step(X, xp, xn, km.cluster_centers_), repeats=5)
 
     def fa(mp):
         def run():

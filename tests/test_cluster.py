@@ -390,10 +390,15 @@ def test_predict_checks_its_input():
 def test_core_rejects_mismatched_arrays():
     X = _random(20, 3)
     xn = _core.kmeans_row_norms(X)
+    xp = _core.kmeans_pack(X)
     with pytest.raises(TypeError, match="centers"):
-        _core.kmeans_step(X, xn, X[:2].astype(np.float32))
+        _core.kmeans_step(X, xp, xn, X[:2].astype(np.float32))
+    with pytest.raises(TypeError, match="x_packed"):
+        _core.kmeans_step(X, xp.astype(np.float32), xn, X[:2].copy())
+    with pytest.raises(ValueError, match="x_packed"):
+        _core.kmeans_step(X, xp[:-3], xn, X[:2].copy())
     with pytest.raises(ValueError, match="centers"):
-        _core.kmeans_step(X, xn, np.ascontiguousarray(X[:2, :2]))
+        _core.kmeans_step(X, xp, xn, np.ascontiguousarray(X[:2, :2]))
     with pytest.raises(ValueError, match="labels"):
         _core.kmeans_inertia(X, X[:2].copy(), np.full(20, 5, dtype=np.int64))
     with pytest.raises(ValueError, match="n_clusters"):

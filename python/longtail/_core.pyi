@@ -21,9 +21,11 @@ import numpy as np  # noqa: E402 (each area keeps its imports in its section)
 from numpy.typing import NDArray  # noqa: E402
 
 def kmeans_row_norms(x: NDArray[np.floating]) -> NDArray[np.floating]: ...
+def kmeans_pack(x: NDArray[np.floating]) -> NDArray[np.floating]: ...
 def kmeans_mean_variance(x: NDArray[np.floating]) -> float: ...
 def kmeans_init(
     x: NDArray[np.floating],
+    x_packed: NDArray[np.floating],
     x_squared_norms: NDArray[np.floating],
     n_clusters: int,
     init: str,
@@ -34,6 +36,7 @@ def kmeans_init(
 ) -> NDArray[np.floating]: ...
 def kmeans_step(
     x: NDArray[np.floating],
+    x_packed: NDArray[np.floating],
     x_squared_norms: NDArray[np.floating],
     centers: NDArray[np.floating],
     labels_old: NDArray[np.int64] | None = None,
@@ -41,11 +44,17 @@ def kmeans_step(
 def kmeans_assign(
     x: NDArray[np.floating], centers: NDArray[np.floating]
 ) -> tuple[NDArray[np.int64], NDArray[np.floating]]: ...
+def kmeans_assign_packed(
+    x_packed: NDArray[np.floating],
+    x_squared_norms: NDArray[np.floating],
+    centers: NDArray[np.floating],
+) -> NDArray[np.int64]: ...
 def kmeans_inertia(
     x: NDArray[np.floating], centers: NDArray[np.floating], labels: NDArray[np.int64]
 ) -> float: ...
 def kmeans_balance(
     x: NDArray[np.floating],
+    x_packed: NDArray[np.floating],
     x_squared_norms: NDArray[np.floating],
     centers: NDArray[np.floating],
     max_rounds: int,

@@ -155,6 +155,8 @@ class KMeans(ClusterMixin, BaseEstimator):
             n_init = 1
 
         xnorm = _core.kmeans_row_norms(X)
+        # X in the blocked layout the GEMMs read without packing (one copy of X).
+        xpack = _core.kmeans_pack(X)
         # scikit-learn's tolerance is relative to the data's mean feature variance.
         tol_abs = tol * _core.kmeans_mean_variance(X)
         best = None
@@ -166,7 +168,7 @@ class KMeans(ClusterMixin, BaseEstimator):
                     centers = given.copy()
                 else:
                     centers = _core.kmeans_init(
-                        X, xnorm, k, self.init, seed, run, n_local_trials=trials
+                        X, xpack, xnorm, k, self.init, seed, run, n_local_trials=trials
                     )
                 # Same loop as the Rust `fit` (lloyd.rs); tests check they agree bitwise.
                 labels_old = None
@@ -174,7 +176,7 @@ class KMeans(ClusterMixin, BaseEstimator):
                 n_iter = 0
                 for it in range(max_iter):
                     centers, labels, inertia, shift, changed = _core.kmeans_step(
-                        X, xnorm, centers, labels_old
+                        X, xpack, xnorm, centers, labels_old
                     )
                     n_iter = it + 1
                     bar.update(1)
@@ -191,10 +193,10 @@ class KMeans(ClusterMixin, BaseEstimator):
                     labels = labels_old
                 else:
                     # Labels must match the returned centres (scikit-learn does the same).
-                    labels, _ = _core.kmeans_assign(X, centers)
+                    labels = _core.kmeans_assign_packed(xpack, xnorm, centers)
                 if self.balanced:
                     centers, labels, inertia = _core.kmeans_balance(
-                        X, xnorm, centers, min(max_iter, _MAX_BALANCE_ROUNDS)
+                        X, xpack, xnorm, centers, min(max_iter, _MAX_BALANCE_ROUNDS)
                     )
                 else:
                     inertia = _core.kmeans_inertia(X, centers, labels)

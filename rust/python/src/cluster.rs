@@ -96,6 +96,26 @@ fn kmeans_row_norms<'py>(py: Python<'py>, x: Arr2<'py>) -> PyResult<Bound<'py, P
     }
 }
 
+/// X in the blocked column-major layout the GEMMs read (`pack_blocks`), as a 1-D array.
+#[pyfunction]
+fn kmeans_pack<'py>(py: Python<'py>, x: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (xs, d) = mat(x, "X")?;
+        let v = run::detached(py, || {
+            k::check_shape(xs, d, "X")?;
+            Ok(k::pack_blocks(xs, d))
+        })?;
+        Ok(PyArray1::from_vec(py, v).into_any())
+    }
+    match &x {
+        Arr2::F32(a) => go(py, a),
+        Arr2::F64(a) => go(py, a),
+    }
+}
+
 /// mean(var(X, axis=0)), the scale of `tol`.
 #[pyfunction]
 fn kmeans_mean_variance(py: Python<'_>, x: Arr2<'_>) -> PyResult<f64> {
@@ -114,11 +134,12 @@ fn kmeans_mean_variance(py: Python<'_>, x: Arr2<'_>) -> PyResult<f64> {
 
 /// Initial centres of run `run` (seeded by (seed, key, run)).
 #[pyfunction]
-#[pyo3(signature = (x, x_squared_norms, n_clusters, init, seed, run, key=0, n_local_trials=None))]
+#[pyo3(signature = (x, x_packed, x_squared_norms, n_clusters, init, seed, run, key=0, n_local_trials=None))]
 #[allow(clippy::too_many_arguments)]
 fn kmeans_init<'py>(
     py: Python<'py>,
     x: Arr2<'py>,
+    x_packed: Arr1<'py>,
     x_squared_norms: Arr1<'py>,
     n_clusters: usize,
     init: &str,
@@ -134,6 +155,7 @@ fn kmeans_init<'py>(
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
+        xp: &PyReadonlyArray1<'py, T>,
         xn: &PyReadonlyArray1<'py, T>,
         kk: usize,
         method: Init,
@@ -143,26 +165,32 @@ fn kmeans_init<'py>(
     ) -> PyResult<Bound<'py, PyAny>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
+        let xp = vec1(xp, "x_packed")?;
         let c = run::detached(py, || {
             k::check_finite(xs, "X")?;
             let mut rng = k::run_rng(seed, key, r);
-            k::init_centers(xs, d, xn, kk, method, &mut rng, true)
+            k::init_centers(xs, xp, d, xn, kk, method, &mut rng, true)
         })?;
         rows_out(py, c, d)
     }
-    match (&x, &x_squared_norms) {
-        (Arr2::F32(a), Arr1::F32(b)) => go(py, a, b, n_clusters, method, seed, key, run),
-        (Arr2::F64(a), Arr1::F64(b)) => go(py, a, b, n_clusters, method, seed, key, run),
-        _ => Err(mismatch("x_squared_norms")),
+    match (&x, &x_packed, &x_squared_norms) {
+        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b)) => {
+            go(py, a, p, b, n_clusters, method, seed, key, run)
+        }
+        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b)) => {
+            go(py, a, p, b, n_clusters, method, seed, key, run)
+        }
+        _ => Err(mismatch("x_packed / x_squared_norms")),
     }
 }
 
 /// One Lloyd iteration: (new centres, labels, inertia, squared shift, n_changed).
 #[pyfunction]
-#[pyo3(signature = (x, x_squared_norms, centers, labels_old=None))]
+#[pyo3(signature = (x, x_packed, x_squared_norms, centers, labels_old=None))]
 fn kmeans_step<'py>(
     py: Python<'py>,
     x: Arr2<'py>,
+    x_packed: Arr1<'py>,
     x_squared_norms: Arr1<'py>,
     centers: Arr2<'py>,
     labels_old: Option<PyReadonlyArray1<'py, i64>>,
@@ -170,12 +198,14 @@ fn kmeans_step<'py>(
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
+        xp: &PyReadonlyArray1<'py, T>,
         xn: &PyReadonlyArray1<'py, T>,
         c: &PyReadonlyArray2<'py, T>,
         lo: Option<&[i64]>,
     ) -> PyResult<StepOut<'py>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
+        let xp = vec1(xp, "x_packed")?;
         let (cs, dc) = mat(c, "centers")?;
         if dc != d {
             return Err(to_py(Error::value(
@@ -183,7 +213,7 @@ fn kmeans_step<'py>(
                 format!("expected {d} columns, got {dc}"),
             )));
         }
-        let s = run::detached(py, || k::lloyd_step(xs, d, xn, cs, lo, true))?;
+        let s = run::detached(py, || k::lloyd_step(xs, xp, d, xn, cs, lo, true))?;
         Ok((
             rows_out(py, s.centers, d)?,
             PyArray1::from_vec(py, s.labels),
@@ -196,13 +226,12 @@ fn kmeans_step<'py>(
         Some(a) => Some(vec1(a, "labels_old")?),
         None => None,
     };
-    match (&x, &x_squared_norms, &centers) {
-        (Arr2::F32(a), Arr1::F32(b), Arr2::F32(c)) => go(py, a, b, c, lo),
-        (Arr2::F64(a), Arr1::F64(b), Arr2::F64(c)) => go(py, a, b, c, lo),
-        (Arr2::F32(_), Arr1::F64(_), _) | (Arr2::F64(_), Arr1::F32(_), _) => {
-            Err(mismatch("x_squared_norms"))
-        }
-        _ => Err(mismatch("centers")),
+    match (&x, &x_packed, &x_squared_norms, &centers) {
+        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, a, p, b, c, lo),
+        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, a, p, b, c, lo),
+        (Arr2::F32(_), Arr1::F32(_), Arr1::F32(_), _)
+        | (Arr2::F64(_), Arr1::F64(_), Arr1::F64(_), _) => Err(mismatch("centers")),
+        _ => Err(mismatch("x_packed / x_squared_norms")),
     }
 }
 
@@ -231,7 +260,7 @@ fn kmeans_assign<'py>(
             let kk = k::check_shape(cs, d, "centers")?;
             k::check_finite(xs, "X")?;
             let xn = k::row_sq_norms(xs, d);
-            Ok(k::nearest(xs, d, &xn, cs, kk, true))
+            Ok(k::nearest(&k::pack_blocks(xs, d), d, &xn, cs, kk, true))
         })?;
         Ok((
             PyArray1::from_vec(py, r.labels),
@@ -241,6 +270,43 @@ fn kmeans_assign<'py>(
     match (&x, &centers) {
         (Arr2::F32(a), Arr2::F32(c)) => go(py, a, c),
         (Arr2::F64(a), Arr2::F64(c)) => go(py, a, c),
+        _ => Err(mismatch("centers")),
+    }
+}
+
+/// Nearest centre of every row, from `kmeans_pack(X)` and `kmeans_row_norms(X)` (no
+/// repacking inside a fit): labels only.
+#[pyfunction]
+fn kmeans_assign_packed<'py>(
+    py: Python<'py>,
+    x_packed: Arr1<'py>,
+    x_squared_norms: Arr1<'py>,
+    centers: Arr2<'py>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        xp: &PyReadonlyArray1<'py, T>,
+        xn: &PyReadonlyArray1<'py, T>,
+        c: &PyReadonlyArray2<'py, T>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let xp = vec1(xp, "x_packed")?;
+        let xn = vec1(xn, "x_squared_norms")?;
+        let (cs, d) = mat(c, "centers")?;
+        let r = run::detached(py, || {
+            let kk = k::check_shape(cs, d, "centers")?;
+            if xp.len() != xn.len() * d || xn.is_empty() {
+                return Err(Error::value(
+                    "x_packed",
+                    "must hold n x d values, n = len(x_squared_norms)",
+                ));
+            }
+            Ok(k::nearest(xp, d, xn, cs, kk, true))
+        })?;
+        Ok(PyArray1::from_vec(py, r.labels))
+    }
+    match (&x_packed, &x_squared_norms, &centers) {
+        (Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, p, b, c),
+        (Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, p, b, c),
         _ => Err(mismatch("centers")),
     }
 }
@@ -287,6 +353,7 @@ fn kmeans_inertia(
 fn kmeans_balance<'py>(
     py: Python<'py>,
     x: Arr2<'py>,
+    x_packed: Arr1<'py>,
     x_squared_norms: Arr1<'py>,
     centers: Arr2<'py>,
     max_rounds: usize,
@@ -295,12 +362,14 @@ fn kmeans_balance<'py>(
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
+        xp: &PyReadonlyArray1<'py, T>,
         xn: &PyReadonlyArray1<'py, T>,
         c: &PyReadonlyArray2<'py, T>,
         rounds: usize,
     ) -> PyResult<Out<'py>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
+        let xp = vec1(xp, "x_packed")?;
         let (cs, dc) = mat(c, "centers")?;
         if dc != d {
             return Err(to_py(Error::value(
@@ -308,16 +377,15 @@ fn kmeans_balance<'py>(
                 format!("expected {d} columns, got {dc}"),
             )));
         }
-        let (c, l, s) = run::detached(py, || k::balance(xs, d, xn, cs, rounds, true))?;
+        let (c, l, s) = run::detached(py, || k::balance(xs, xp, d, xn, cs, rounds, true))?;
         Ok((rows_out(py, c, d)?, PyArray1::from_vec(py, l), s))
     }
-    match (&x, &x_squared_norms, &centers) {
-        (Arr2::F32(a), Arr1::F32(b), Arr2::F32(c)) => go(py, a, b, c, max_rounds),
-        (Arr2::F64(a), Arr1::F64(b), Arr2::F64(c)) => go(py, a, b, c, max_rounds),
-        (Arr2::F32(_), Arr1::F64(_), _) | (Arr2::F64(_), Arr1::F32(_), _) => {
-            Err(mismatch("x_squared_norms"))
-        }
-        _ => Err(mismatch("centers")),
+    match (&x, &x_packed, &x_squared_norms, &centers) {
+        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, a, p, b, c, max_rounds),
+        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, a, p, b, c, max_rounds),
+        (Arr2::F32(_), Arr1::F32(_), Arr1::F32(_), _)
+        | (Arr2::F64(_), Arr1::F64(_), Arr1::F64(_), _) => Err(mismatch("centers")),
+        _ => Err(mismatch("x_packed / x_squared_norms")),
     }
 }
 
@@ -429,10 +497,12 @@ fn subclass_kmeans<'py>(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans_row_norms, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_pack, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_mean_variance, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_init, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_step, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_assign, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_assign_packed, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_inertia, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_balance, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_fit, m)?)?;

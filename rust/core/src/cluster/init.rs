@@ -34,9 +34,12 @@ impl Init {
     }
 }
 
-/// The first `k` centres (`k x d`, row-major) for `x` (`n x d`, row norms `xnorm`).
+/// The first `k` centres (`k x d`, row-major) for `x` (`n x d`, row-major; `xt` the
+/// same rows in the [`pack_blocks`](super::pack_blocks) layout; row norms `xnorm`).
+#[allow(clippy::too_many_arguments)]
 pub fn init_centers<T: Scalar>(
     x: &[T],
+    xt: &[T],
     d: usize,
     xnorm: &[T],
     k: usize,
@@ -46,7 +49,7 @@ pub fn init_centers<T: Scalar>(
 ) -> Result<Vec<T>> {
     let n = check_shape(x, d, "X")?;
     check_k(k, n)?;
-    if xnorm.len() != n {
+    if xnorm.len() != n || xt.len() != x.len() {
         return Err(Error::value(
             "x_squared_norms",
             "must have one value per row of X",
@@ -69,7 +72,7 @@ pub fn init_centers<T: Scalar>(
             let trials = n_local_trials
                 .unwrap_or(2 + (k as f64).ln() as usize)
                 .max(1);
-            plusplus(x, d, xnorm, k, trials, rng, par)
+            plusplus(x, xt, d, xnorm, k, trials, rng, par)
         }
     })
 }
@@ -94,8 +97,10 @@ fn search<T: Scalar>(w: &[T], block_sums: &[f64], r: f64) -> usize {
     w.len() - 1
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plusplus<T: Scalar>(
     x: &[T],
+    xt: &[T],
     d: usize,
     xnorm: &[T],
     k: usize,
@@ -146,13 +151,13 @@ fn plusplus<T: Scalar>(
         let dist = &mut dist[..n * t];
         let pots = &mut pots[..n.div_ceil(BLOCK) * t];
         if par {
-            x.par_chunks(BLOCK * d)
+            xt.par_chunks(BLOCK * d)
                 .zip(dist.par_chunks_mut(BLOCK * t))
                 .zip(pots.par_chunks_mut(t))
                 .enumerate()
                 .for_each(one);
         } else {
-            x.chunks(BLOCK * d)
+            xt.chunks(BLOCK * d)
                 .zip(dist.chunks_mut(BLOCK * t))
                 .zip(pots.chunks_mut(t))
                 .enumerate()
@@ -213,6 +218,7 @@ fn plusplus<T: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::pack_blocks;
     use crate::cluster::testutil::blobs;
     use crate::rng::block_rng;
 
@@ -225,7 +231,7 @@ mod tests {
         let init = Init::PlusPlus {
             n_local_trials: None,
         };
-        let cen = init_centers(&x, d, &xn, c, init, &mut rng, true).unwrap();
+        let cen = init_centers(&x, &pack_blocks(&x, d), d, &xn, c, init, &mut rng, true).unwrap();
         // every blob contributes exactly one seed
         let mut seen = vec![false; c];
         for s in cen.chunks(d) {
@@ -241,6 +247,7 @@ mod tests {
         let xn = row_sq_norms(&x, 1);
         let a = init_centers(
             &x,
+            &pack_blocks(&x, 1),
             1,
             &xn,
             10,
@@ -251,6 +258,7 @@ mod tests {
         .unwrap();
         let b = init_centers(
             &x,
+            &pack_blocks(&x, 1),
             1,
             &xn,
             10,
@@ -271,9 +279,29 @@ mod tests {
         let x = [0.0f64; 6];
         let xn = [0.0f64; 3];
         let mut rng = block_rng(0, 0, 0, 0);
-        let e = init_centers(&x, 2, &xn, 4, Init::Random, &mut rng, false).unwrap_err();
+        let e = init_centers(
+            &x,
+            &pack_blocks(&x, 2),
+            2,
+            &xn,
+            4,
+            Init::Random,
+            &mut rng,
+            false,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("n_clusters"));
-        assert!(init_centers(&x, 2, &xn, 0, Init::Random, &mut rng, false).is_err());
+        assert!(init_centers(
+            &x,
+            &pack_blocks(&x, 2),
+            2,
+            &xn,
+            0,
+            Init::Random,
+            &mut rng,
+            false
+        )
+        .is_err());
         assert!(Init::parse("kmeans").is_err());
     }
 

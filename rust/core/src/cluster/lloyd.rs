@@ -4,7 +4,7 @@
 //! labels match the returned centres, and empty clusters are re-seeded with the points
 //! farthest from their centres.
 
-use super::assign::{inertia, mean_variance, nearest, row_sq_norms};
+use super::assign::{inertia, mean_variance, nearest, pack_blocks, row_sq_norms};
 use super::balanced::balance;
 use super::init::{init_centers, Init};
 use super::{check_finite, check_k, check_shape, Scalar};
@@ -106,6 +106,7 @@ fn relocate_empty<T: Scalar>(labels: &mut [i64], dist: &[T], k: usize) {
 /// One Lloyd iteration from `centers` (`k x d`); `labels_old` (if any) counts changes.
 pub fn lloyd_step<T: Scalar>(
     x: &[T],
+    xt: &[T],
     d: usize,
     xnorm: &[T],
     centers: &[T],
@@ -121,6 +122,9 @@ pub fn lloyd_step<T: Scalar>(
             "must have one value per row of X",
         ));
     }
+    if xt.len() != x.len() {
+        return Err(Error::value("x_packed", "must have as many values as X"));
+    }
     if let Some(lo) = labels_old {
         if lo.len() != n {
             return Err(Error::value(
@@ -129,7 +133,7 @@ pub fn lloyd_step<T: Scalar>(
             ));
         }
     }
-    let near = nearest(x, d, xnorm, centers, k, par);
+    let near = nearest(xt, d, xnorm, centers, k, par);
     let inertia: f64 = near.block_sums.iter().sum();
     let mut labels = near.labels;
     relocate_empty(&mut labels, &near.dist, k);
@@ -186,8 +190,10 @@ pub fn run_rng(seed: u64, key: u64, run: u64) -> crate::rng::Rng {
 }
 
 /// Lloyd's iterations from `centers` to convergence; returns (centres, labels, n_iter).
+#[allow(clippy::too_many_arguments)]
 fn lloyd<T: Scalar>(
     x: &[T],
+    xt: &[T],
     d: usize,
     xnorm: &[T],
     mut centers: Vec<T>,
@@ -199,7 +205,7 @@ fn lloyd<T: Scalar>(
     let mut strict = false;
     let mut n_iter = 0;
     for it in 0..max_iter {
-        let s = lloyd_step(x, d, xnorm, &centers, labels_old.as_deref(), par)?;
+        let s = lloyd_step(x, xt, d, xnorm, &centers, labels_old.as_deref(), par)?;
         centers = s.centers;
         n_iter = it + 1;
         if labels_old.is_some() && s.n_changed == 0 {
@@ -214,7 +220,7 @@ fn lloyd<T: Scalar>(
     }
     let labels = match (strict, labels_old) {
         (true, Some(l)) => l,
-        _ => nearest(x, d, xnorm, &centers, centers.len() / d, par).labels,
+        _ => nearest(xt, d, xnorm, &centers, centers.len() / d, par).labels,
     };
     Ok((centers, labels, n_iter))
 }
@@ -235,16 +241,18 @@ pub fn fit<T: Scalar>(x: &[T], d: usize, opts: &FitOptions, par: bool) -> Result
         return Err(Error::value("tol", "must be a finite number >= 0"));
     }
     let xnorm = row_sq_norms(x, d);
+    let xt = pack_blocks(x, d);
     let tol_abs = opts.tol * mean_variance(x, d, par);
     let mut best: Option<FitResult<T>> = None;
     for run in 0..opts.n_init {
         let mut rng = run_rng(opts.seed, opts.key, run as u64);
-        let c0 = init_centers(x, d, &xnorm, opts.k, opts.init, &mut rng, par)?;
+        let c0 = init_centers(x, &xt, d, &xnorm, opts.k, opts.init, &mut rng, par)?;
         let (mut centers, mut labels, n_iter) =
-            lloyd(x, d, &xnorm, c0, opts.max_iter, tol_abs, par)?;
+            lloyd(x, &xt, d, &xnorm, c0, opts.max_iter, tol_abs, par)?;
         let inertia_v = if opts.balanced {
             let b = balance(
                 x,
+                &xt,
                 d,
                 &xnorm,
                 &centers,
@@ -330,7 +338,7 @@ mod tests {
         let mut c = x[..k * d].to_vec();
         let mut prev = f64::INFINITY;
         for _ in 0..10 {
-            let s = lloyd_step(&x, d, &xn, &c, None, false).unwrap();
+            let s = lloyd_step(&x, &pack_blocks(&x, d), d, &xn, &c, None, false).unwrap();
             assert!(s.inertia <= prev + 1e-9);
             prev = s.inertia;
             c = s.centers;
@@ -343,7 +351,7 @@ mod tests {
         let x: Vec<f64> = (0..20).map(|i| i as f64).collect();
         let xn = row_sq_norms(&x, 1);
         let c = vec![100.0, 100.0, -5.0];
-        let s = lloyd_step(&x, 1, &xn, &c, None, false).unwrap();
+        let s = lloyd_step(&x, &x, 1, &xn, &c, None, false).unwrap();
         let mut counts = [0; 3];
         s.labels.iter().for_each(|&l| counts[l as usize] += 1);
         assert!(counts.iter().all(|&v| v > 0), "{counts:?}");
