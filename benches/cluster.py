@@ -117,7 +117,9 @@ def bench_kmeans(n: int, d: int, k: int, repeats: int, sk_repeats: int) -> list[
     return rows
 
 
-def bench_per_class(classes: int, per: int, d: int, k: int, repeats: int) -> list[dict]:
+def bench_per_class(
+    classes: int, per: int, d: int, k: int, repeats: int, sk_repeats: int
+) -> list[dict]:
     import faiss
     from sklearn.cluster import KMeans as SkKMeans
 
@@ -157,7 +159,7 @@ def bench_per_class(classes: int, per: int, d: int, k: int, repeats: int) -> lis
     t_fa, l_fa = timeit(fa, repeats=repeats)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t_sk, l_sk = timeit(sk, repeats=1)
+        t_sk, l_sk = timeit(sk, repeats=sk_repeats)
     i_sk = within(l_sk)
     shape = f"{classes} classes x ({per} x {d} -> {k})"
     return [
@@ -181,17 +183,33 @@ def bench_per_class(classes: int, per: int, d: int, k: int, repeats: int) -> lis
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="also 200k x 512, k = 256")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of longtail and faiss")
+    parser.add_argument(
+        "--sk-repeats", type=int, default=1, help="repeats of scikit-learn (>= 10x slower)"
+    )
+    parser.add_argument(
+        "--cases", default="kmeans,per-class", help="comma-separated: kmeans, per-class"
+    )
     args = parser.parse_args()
     print(f"# {machine()}; longtail threads: {longtail.get_num_threads()}")
     print(f"# nominal f32 peak ~{peak_gflops():.0f} GFLOP/s; load average {os.getloadavg()}")
-    rows = bench_kmeans(100_000, 128, 100, args.repeats, args.repeats)
-    rows += bench_per_class(100, 2000, 128, 20, args.repeats)
-    if args.large:
-        rows += bench_kmeans(200_000, 512, 256, args.repeats, 1)
+    print(f"# {' '.join(sys.argv)}", flush=True)
+    cases = args.cases.split(",")
     cols = ["case", "method", "time s", "vs longtail", "iters", "inertia / sklearn", "GFLOP/s"]
     cols.append("assign GFLOP/s")
-    print(table(rows, cols))
+    rows: list[dict] = []
+
+    def show(new: list[dict]) -> None:
+        rows.extend(new)
+        print(table(new, cols), flush=True)
+
+    if "kmeans" in cases:
+        show(bench_kmeans(100_000, 128, 100, args.repeats, args.sk_repeats))
+    if "per-class" in cases:
+        show(bench_per_class(100, 2000, 128, 20, args.repeats, args.sk_repeats))
+    if args.large:
+        show(bench_kmeans(200_000, 512, 256, args.repeats, args.sk_repeats))
+    print("\n" + table(rows, cols))
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"# load average after: {os.getloadavg()}; {when}")
     return 0

@@ -371,6 +371,7 @@ def test_bad_X(X, exc, match):
         ({"n_clusters": 2, "tol": float("nan")}, ValueError, "tol"),
         ({"n_clusters": 2, "seed": -1}, ValueError, "seed"),
         ({"n_clusters": 2, "seed": 1.5}, TypeError, "seed"),
+        ({"n_clusters": 2, "seed": 2**64}, ValueError, "seed"),
         ({"n_clusters": 2, "n_local_trials": 0}, ValueError, "n_local_trials"),
     ],
 )

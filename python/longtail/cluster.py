@@ -35,7 +35,10 @@ def _as_data(x: Any, name: str, dtype: Any = None) -> np.ndarray:
 
 
 def _check_seed(seed: Any) -> int:
-    return check_positive_int(seed, "seed", minimum=0)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if seed >= 2**64:
+        raise ValueError(f"seed: must be < 2**64, got {seed}")
+    return seed
 
 
 def _check_tol(tol: Any) -> float:
