@@ -1,1 +1,383 @@
-"""k-means, balanced k-means and batched per-class subclass clustering."""
+"""k-means, balanced k-means and batched per-class subclass clustering.
+
+The heavy lifting is Rust (``longtail._core``): distances by a blocked GEMM
+(||x||^2 - 2 x.c + ||c||^2, faer, one block of rows per task, the argmin fused with the
+product), greedy k-means++ seeding and deterministic reductions, so a given ``seed``
+gives bit-identical results whatever the number of threads
+(:func:`longtail.set_num_threads`). The GIL is released during every call.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.exceptions import NotFittedError
+from tqdm.auto import tqdm
+
+from longtail import _core
+from longtail._checks import as_1d_labels, as_float_array, check_positive_int, to_numpy
+
+__all__ = ["KMeans", "subclass_labels", "equal_frequency_bins"]
+
+# Rounds of the balanced assignment after Lloyd's iterations (rust: MAX_BALANCE_ITER).
+_MAX_BALANCE_ROUNDS = 30
+
+
+def _as_data(x: Any, name: str, dtype: Any = None) -> np.ndarray:
+    """``x`` as a C-contiguous 2-D float32/float64 array (float32 stays float32)."""
+    arr = to_numpy(x, name)
+    if dtype is None:
+        dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    return as_float_array(arr, name, ndim=2, dtype=dtype)
+
+
+def _check_seed(seed: Any) -> int:
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if seed >= 2**64:
+        raise ValueError(f"seed: must be < 2**64, got {seed}")
+    return seed
+
+
+def _check_tol(tol: Any) -> float:
+    if isinstance(tol, bool) or not isinstance(tol, Real) or not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol: must be a finite number >= 0, got {tol!r}")
+    return float(tol)
+
+
+class KMeans(ClusterMixin, BaseEstimator):
+    """k-means clustering with greedy k-means++ seeding and a Rust GEMM kernel.
+
+    A drop-in for :class:`sklearn.cluster.KMeans` (``fit``, ``predict``,
+    ``fit_predict``, ``transform``, ``score``, ``cluster_centers_``, ``labels_``,
+    ``inertia_``, ``n_iter_``), on float32 or float64 data (float32 stays float32;
+    other dtypes become float64).
+
+    Seeding is k-means++ (Arthur & Vassilvitskii 2007) in scikit-learn's greedy
+    variant: at every step ``2 + floor(ln k)`` candidates are drawn with probability
+    proportional to the squared distance to the nearest chosen centre, and the one
+    that lowers the potential most is kept. Lloyd's iterations follow scikit-learn:
+    they stop when the squared centre shift is at most ``tol * mean(var(X, axis=0))``
+    or when the labels no longer change; empty clusters are re-seeded with the points
+    farthest from their centres. The best of ``n_init`` runs (lowest inertia) is kept.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Number of clusters ``k`` (``1 <= k <= n``).
+    init : {"k-means++", "random"} or array of shape (n_clusters, n_features)
+        Seeding: greedy k-means++, ``k`` distinct random rows, or given centres (then
+        a single run is made whatever ``n_init``).
+    n_init : int
+        Number of seeded runs.
+    max_iter : int
+        Maximum Lloyd iterations per run.
+    tol : float
+        Relative tolerance on the squared centre shift (as scikit-learn).
+    seed : int
+        The result is a pure function of ``seed`` (and the data).
+    balanced : bool
+        After Lloyd's iterations, reassign so that cluster sizes differ by at most one
+        (greedy by the gap between nearest and second-nearest centre, then centres to
+        the means, repeated); ``inertia_`` is that of the balanced clusters.
+        ``predict`` still assigns each row to its nearest centre.
+    verbose : bool
+        Show a tqdm progress bar over the iterations.
+    n_local_trials : int or None
+        Candidates per k-means++ step (default ``2 + floor(ln k)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from longtail.cluster import KMeans
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    >>> km = KMeans(2, seed=0).fit(X)
+    >>> sorted(np.bincount(km.labels_).tolist())
+    [2, 2]
+    >>> round(km.inertia_, 4)
+    0.01
+    >>> bool(km.predict([[4.9, 5.2]])[0] == km.labels_[2])
+    True
+    """
+
+    def __init__(
+        self,
+        n_clusters: int,
+        *,
+        init: Any = "k-means++",
+        n_init: int = 1,
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        seed: int = 0,
+        balanced: bool = False,
+        verbose: bool = False,
+        n_local_trials: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.seed = seed
+        self.balanced = balanced
+        self.verbose = verbose
+        self.n_local_trials = n_local_trials
+
+    def fit(self, X: Any, y: Any = None) -> KMeans:
+        """Cluster ``X`` (n_samples, n_features); ``y`` is ignored.
+
+        >>> KMeans(1).fit([[1.0], [3.0]]).cluster_centers_.tolist()
+        [[2.0]]
+        """
+        k = check_positive_int(self.n_clusters, "n_clusters")
+        n_init = check_positive_int(self.n_init, "n_init")
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        tol = _check_tol(self.tol)
+        seed = _check_seed(self.seed)
+        trials = self.n_local_trials
+        if trials is not None:
+            trials = check_positive_int(trials, "n_local_trials")
+        X = _as_data(X, "X")
+        n, d = X.shape
+        if k > n:
+            raise ValueError(
+                f"n_clusters: n_clusters = {k} is larger than the number of samples n = {n}"
+            )
+        given = None
+        if isinstance(self.init, str):
+            if self.init not in ("k-means++", "random"):
+                raise ValueError(
+                    f"init: expected 'k-means++', 'random' or an array, got {self.init!r}"
+                )
+        else:
+            given = _as_data(self.init, "init", dtype=X.dtype)
+            if given.shape != (k, d):
+                raise ValueError(f"init: expected shape ({k}, {d}), got {given.shape}")
+            n_init = 1
+
+        xnorm = _core.kmeans_row_norms(X)
+        # X in the blocked layout the GEMMs read without packing (one copy of X).
+        xpack = _core.kmeans_pack(X)
+        # scikit-learn's tolerance is relative to the data's mean feature variance.
+        tol_abs = tol * _core.kmeans_mean_variance(X)
+        best = None
+        with tqdm(
+            total=n_init * max_iter, disable=not self.verbose, desc="k-means", unit="it"
+        ) as bar:
+            for run in range(n_init):
+                if given is not None:
+                    centers = given.copy()
+                else:
+                    centers = _core.kmeans_init(
+                        X, xpack, xnorm, k, self.init, seed, run, n_local_trials=trials
+                    )
+                # Same loop as the Rust `fit` (lloyd.rs); tests check they agree bitwise.
+                labels_old = None
+                strict = False
+                n_iter = 0
+                for it in range(max_iter):
+                    centers, labels, inertia, shift, changed = _core.kmeans_step(
+                        X, xpack, xnorm, centers, labels_old
+                    )
+                    n_iter = it + 1
+                    bar.update(1)
+                    bar.set_postfix(run=run, inertia=f"{inertia:.6g}", refresh=False)
+                    if labels_old is not None and changed == 0:
+                        strict = True
+                        labels_old = labels
+                        break
+                    labels_old = labels
+                    if shift <= tol_abs:
+                        break
+                bar.update(max_iter - n_iter)
+                if strict:
+                    labels = labels_old
+                else:
+                    # Labels must match the returned centres (scikit-learn does the same).
+                    labels = _core.kmeans_assign_packed(xpack, xnorm, centers)
+                if self.balanced:
+                    centers, labels, inertia = _core.kmeans_balance(
+                        X, xpack, xnorm, centers, min(max_iter, _MAX_BALANCE_ROUNDS)
+                    )
+                else:
+                    inertia = _core.kmeans_inertia(X, centers, labels)
+                if best is None or inertia < best[2]:
+                    best = (centers, labels, inertia, n_iter)
+        assert best is not None
+        self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
+        self.inertia_ = float(self.inertia_)
+        self.n_features_in_ = d
+        return self
+
+    def _centers(self) -> np.ndarray:
+        if not hasattr(self, "cluster_centers_"):
+            raise NotFittedError("This KMeans instance is not fitted yet; call fit first.")
+        return self.cluster_centers_
+
+    def _data(self, X: Any) -> np.ndarray:
+        centers = self._centers()
+        X = _as_data(X, "X", dtype=centers.dtype)
+        if X.shape[1] != centers.shape[1]:
+            raise ValueError(f"X: expected {centers.shape[1]} features, got {X.shape[1]}")
+        return X
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Index of the nearest centre of every row of ``X`` (int64).
+
+        >>> km = KMeans(2, init=np.array([[0.0], [10.0]])).fit([[0.0], [10.0]])
+        >>> km.predict([[1.0], [9.0], [4.0]]).tolist()
+        [0, 1, 0]
+        """
+        labels, _ = _core.kmeans_assign(self._data(X), self._centers())
+        return labels
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X)`` and return ``labels_``.
+
+        >>> KMeans(2, balanced=True).fit_predict([[0.0], [0.1], [0.2], [9.0]]).tolist()
+        [0, 0, 1, 1]
+        """
+        return self.fit(X).labels_
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Euclidean distance of every row of ``X`` to every centre, (n, n_clusters).
+
+        >>> KMeans(1).fit([[0.0, 0.0], [2.0, 0.0]]).transform([[1.0, 1.0]]).tolist()
+        [[1.0]]
+        """
+        X = self._data(X)
+        c = self._centers()
+        d2 = (X * X).sum(1)[:, None] - 2.0 * (X @ c.T) + (c * c).sum(1)[None, :]
+        return np.sqrt(np.maximum(d2, 0.0))
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Opposite of the inertia of ``X`` under the fitted centres (as scikit-learn).
+
+        >>> KMeans(1).fit([[0.0], [2.0]]).score([[0.0], [2.0]])
+        -2.0
+        """
+        X = self._data(X)
+        labels, _ = _core.kmeans_assign(X, self._centers())
+        return -float(_core.kmeans_inertia(X, self._centers(), labels))
+
+
+def subclass_labels(
+    features: Any,
+    labels: Any,
+    *,
+    subclass_size: float | None = None,
+    seed: int = 0,
+    balanced: bool = False,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split every class into k-means subclasses of about ``subclass_size`` examples.
+
+    Subclass-balancing contrastive learning (SBCL, Hou et al. 2023) clusters each head
+    class into subclasses the size of a tail class. Class ``j`` with ``n_j`` examples
+    is split by k-means (greedy k-means++, as :class:`KMeans`) into
+    ``max(1, round(n_j / subclass_size))`` subclasses (``round`` halves to even, as
+    Python and numpy); ``subclass_size`` defaults to the smallest class's size. All
+    classes are clustered in one call to the Rust kernel, in parallel over classes.
+    ``balanced=True`` makes the subclasses of a class near-equal in size (SBCL's
+    reference code uses a balanced k-means); class ``j`` (in sorted order of the class
+    ids) gets exactly what ``KMeans(k_j, seed=seed, balanced=balanced)`` gives it alone
+    when ``j == 0``, and an independent stream of the same seed otherwise.
+
+    Returns
+    -------
+    subclass_ids : int64 array, shape (n_samples,)
+        Globally unique, contiguous subclass ids ``0 .. S-1``; the subclasses of a
+        class are consecutive, classes in sorted order of their ids.
+    parent_class : array, shape (S,)
+        The class id of every subclass (``parent_class[subclass_ids] == labels``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1], [9.0], [9.1]])
+    >>> y = np.array([7, 7, 7, 7, 3, 3])
+    >>> sub, parent = subclass_labels(X, y)
+    >>> parent.tolist()
+    [3, 7, 7]
+    >>> sub.tolist()
+    [1, 1, 2, 2, 0, 0]
+    """
+    y = as_1d_labels(labels, "labels")
+    first = to_numpy(features, "features")
+    X = _as_data(first, "features")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"labels: expected {X.shape[0]} labels (one per row of features), got {y.shape[0]}"
+        )
+    seed = _check_seed(seed)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    tol = _check_tol(tol)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if subclass_size is None:
+        size = float(counts.min())
+    else:
+        if isinstance(subclass_size, bool) or not isinstance(subclass_size, Real):
+            raise TypeError(f"subclass_size: expected a number, got {type(subclass_size).__name__}")
+        size = float(subclass_size)
+        if not np.isfinite(size) or size < 1:
+            raise ValueError(f"subclass_size: must be a finite number >= 1, got {subclass_size!r}")
+    # size >= 1 keeps k_j <= n_j.
+    ks = np.maximum(1, np.round(counts / size)).astype(np.int64)
+    order = np.argsort(inverse, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    local = _core.subclass_kmeans(
+        np.ascontiguousarray(X[order]),
+        offsets.tolist(),
+        ks.tolist(),
+        seed=seed,
+        max_iter=max_iter,
+        tol=tol,
+        balanced=bool(balanced),
+    )
+    first_id = np.concatenate([[0], np.cumsum(ks)[:-1]])
+    ids = np.empty(len(y), dtype=np.int64)
+    ids[order] = local + np.repeat(first_id, counts)
+    return ids, np.repeat(classes, ks)
+
+
+def equal_frequency_bins(values: Any, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``values`` into ``n_bins`` bins holding near-equal numbers of values.
+
+    Values are ranked (ties in order of position, so the split is exact): the value
+    of rank ``r`` goes to bin ``floor(r * n_bins / n)``, hence bin counts differ by at
+    most one. Typical use: group classes by training frequency into equally populated
+    many/medium/few groups.
+
+    Returns
+    -------
+    edges : float64 array, shape (n_bins + 1,)
+        ``edges[b]`` is the smallest value of bin ``b`` and ``edges[-1]`` the largest
+        value: bin ``b`` holds values in ``[edges[b], edges[b + 1]]`` (equal values may
+        straddle a boundary when ties are split to keep counts equal).
+    ids : int64 array, shape (n,)
+        The bin of every value (0 = smallest values).
+
+    Examples
+    --------
+    >>> edges, ids = equal_frequency_bins([5, 1, 9, 3, 7, 2], 3)
+    >>> edges.tolist()
+    [1.0, 3.0, 7.0, 9.0]
+    >>> ids.tolist()
+    [1, 0, 2, 1, 2, 0]
+    """
+    v = as_float_array(values, "values", ndim=1)
+    n = v.shape[0]
+    n_bins = check_positive_int(n_bins, "n_bins")
+    if n_bins > n:
+        raise ValueError(f"n_bins: {n_bins} bins for {n} values would leave bins empty")
+    order = np.argsort(v, kind="stable")
+    rank_bin = (np.arange(n, dtype=np.int64) * n_bins) // n
+    ids = np.empty(n, dtype=np.int64)
+    ids[order] = rank_bin
+    starts = np.searchsorted(rank_bin, np.arange(n_bins))
+    sorted_v = v[order]
+    edges = np.append(sorted_v[starts], sorted_v[-1]).astype(np.float64)
+    return edges, ids

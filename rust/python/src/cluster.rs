@@ -1,7 +1,511 @@
-//! Bindings for the cluster kernels.
+//! Bindings for the cluster kernels (`longtail.cluster`).
+//!
+//! Every function takes C-contiguous numpy arrays of one float dtype (`float32` or
+//! `float64`; the Python layer converts), borrows them, and runs the kernel without the
+//! GIL through [`run::detached`]. Arrays it returns have the dtype of `X`.
 
+use longtail_core::cluster::{self as k, FitOptions, Init, Scalar};
+use longtail_core::Error;
+use numpy::{
+    Element, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::run::{self, to_py};
+
+/// (centres, labels, inertia, squared shift, n_changed) of one Lloyd step.
+type StepOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    f64,
+    f64,
+    usize,
+);
+/// (centres, labels, inertia, n_iter) of a whole fit.
+type FitOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<i64>>, f64, usize);
+
+/// A 2-D float array of either dtype.
+#[derive(FromPyObject)]
+enum Arr2<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// A 1-D float array of either dtype.
+#[derive(FromPyObject)]
+enum Arr1<'py> {
+    F32(PyReadonlyArray1<'py, f32>),
+    F64(PyReadonlyArray1<'py, f64>),
+}
+
+fn mat<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>, arg: &str) -> PyResult<(&'a [T], usize)> {
+    let d = a.shape()[1];
+    let s = a
+        .as_slice()
+        .map_err(|_| to_py(Error::value(arg, "must be a C-contiguous array")))?;
+    Ok((s, d))
+}
+
+fn vec1<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, arg: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| to_py(Error::value(arg, "must be a C-contiguous array")))
+}
+
+fn mismatch(arg: &str) -> PyErr {
+    to_py(Error::type_(
+        arg,
+        "dtype must match the dtype of X (float32 or float64)",
+    ))
+}
+
+fn rows_out<'py, T: Element>(py: Python<'py>, v: Vec<T>, d: usize) -> PyResult<Bound<'py, PyAny>> {
+    let rows = v.len() / d.max(1);
+    Ok(PyArray1::from_vec(py, v).reshape([rows, d])?.into_any())
+}
+
+fn check_labels(labels: &[i64], k: usize, n: usize) -> Result<(), Error> {
+    if labels.len() != n {
+        return Err(Error::value(
+            "labels",
+            format!("expected {n} labels, got {}", labels.len()),
+        ));
+    }
+    if labels.iter().any(|&l| l < 0 || l as usize >= k) {
+        return Err(Error::value("labels", format!("must lie in [0, {k})")));
+    }
+    Ok(())
+}
+
+/// Squared norm of every row of X.
+#[pyfunction]
+fn kmeans_row_norms<'py>(py: Python<'py>, x: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (xs, d) = mat(x, "X")?;
+        let v = run::detached(py, || {
+            k::check_shape(xs, d, "X")?;
+            Ok(k::row_sq_norms(xs, d))
+        })?;
+        Ok(PyArray1::from_vec(py, v).into_any())
+    }
+    match &x {
+        Arr2::F32(a) => go(py, a),
+        Arr2::F64(a) => go(py, a),
+    }
+}
+
+/// X in the blocked column-major layout the GEMMs read (`pack_blocks`), as a 1-D array.
+#[pyfunction]
+fn kmeans_pack<'py>(py: Python<'py>, x: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (xs, d) = mat(x, "X")?;
+        let v = run::detached(py, || {
+            k::check_shape(xs, d, "X")?;
+            Ok(k::pack_blocks(xs, d))
+        })?;
+        Ok(PyArray1::from_vec(py, v).into_any())
+    }
+    match &x {
+        Arr2::F32(a) => go(py, a),
+        Arr2::F64(a) => go(py, a),
+    }
+}
+
+/// mean(var(X, axis=0)), the scale of `tol`.
+#[pyfunction]
+fn kmeans_mean_variance(py: Python<'_>, x: Arr2<'_>) -> PyResult<f64> {
+    fn go<T: Scalar + Element>(py: Python<'_>, x: &PyReadonlyArray2<'_, T>) -> PyResult<f64> {
+        let (xs, d) = mat(x, "X")?;
+        run::detached(py, || {
+            k::check_shape(xs, d, "X")?;
+            Ok(k::mean_variance(xs, d, true))
+        })
+    }
+    match &x {
+        Arr2::F32(a) => go(py, a),
+        Arr2::F64(a) => go(py, a),
+    }
+}
+
+/// Initial centres of run `run` (seeded by (seed, key, run)).
+#[pyfunction]
+#[pyo3(signature = (x, x_packed, x_squared_norms, n_clusters, init, seed, run, key=0, n_local_trials=None))]
+#[allow(clippy::too_many_arguments)]
+fn kmeans_init<'py>(
+    py: Python<'py>,
+    x: Arr2<'py>,
+    x_packed: Arr1<'py>,
+    x_squared_norms: Arr1<'py>,
+    n_clusters: usize,
+    init: &str,
+    seed: u64,
+    run: u64,
+    key: u64,
+    n_local_trials: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut method = Init::parse(init).map_err(to_py)?;
+    if let Init::PlusPlus { .. } = method {
+        method = Init::PlusPlus { n_local_trials };
+    }
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+        xp: &PyReadonlyArray1<'py, T>,
+        xn: &PyReadonlyArray1<'py, T>,
+        kk: usize,
+        method: Init,
+        seed: u64,
+        key: u64,
+        r: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (xs, d) = mat(x, "X")?;
+        let xn = vec1(xn, "x_squared_norms")?;
+        let xp = vec1(xp, "x_packed")?;
+        let c = run::detached(py, || {
+            k::check_finite(xs, "X")?;
+            let mut rng = k::run_rng(seed, key, r);
+            k::init_centers(xs, xp, d, xn, kk, method, &mut rng, true)
+        })?;
+        rows_out(py, c, d)
+    }
+    match (&x, &x_packed, &x_squared_norms) {
+        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b)) => {
+            go(py, a, p, b, n_clusters, method, seed, key, run)
+        }
+        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b)) => {
+            go(py, a, p, b, n_clusters, method, seed, key, run)
+        }
+        _ => Err(mismatch("x_packed / x_squared_norms")),
+    }
+}
+
+/// One Lloyd iteration: (new centres, labels, inertia, squared shift, n_changed).
+#[pyfunction]
+#[pyo3(signature = (x, x_packed, x_squared_norms, centers, labels_old=None))]
+fn kmeans_step<'py>(
+    py: Python<'py>,
+    x: Arr2<'py>,
+    x_packed: Arr1<'py>,
+    x_squared_norms: Arr1<'py>,
+    centers: Arr2<'py>,
+    labels_old: Option<PyReadonlyArray1<'py, i64>>,
+) -> PyResult<StepOut<'py>> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+        xp: &PyReadonlyArray1<'py, T>,
+        xn: &PyReadonlyArray1<'py, T>,
+        c: &PyReadonlyArray2<'py, T>,
+        lo: Option<&[i64]>,
+    ) -> PyResult<StepOut<'py>> {
+        let (xs, d) = mat(x, "X")?;
+        let xn = vec1(xn, "x_squared_norms")?;
+        let xp = vec1(xp, "x_packed")?;
+        let (cs, dc) = mat(c, "centers")?;
+        if dc != d {
+            return Err(to_py(Error::value(
+                "centers",
+                format!("expected {d} columns, got {dc}"),
+            )));
+        }
+        let s = run::detached(py, || k::lloyd_step(xs, xp, d, xn, cs, lo, true))?;
+        Ok((
+            rows_out(py, s.centers, d)?,
+            PyArray1::from_vec(py, s.labels),
+            s.inertia,
+            s.shift,
+            s.n_changed,
+        ))
+    }
+    let lo = match &labels_old {
+        Some(a) => Some(vec1(a, "labels_old")?),
+        None => None,
+    };
+    match (&x, &x_packed, &x_squared_norms, &centers) {
+        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, a, p, b, c, lo),
+        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, a, p, b, c, lo),
+        (Arr2::F32(_), Arr1::F32(_), Arr1::F32(_), _)
+        | (Arr2::F64(_), Arr1::F64(_), Arr1::F64(_), _) => Err(mismatch("centers")),
+        _ => Err(mismatch("x_packed / x_squared_norms")),
+    }
+}
+
+/// Nearest centre of every row: (labels, squared distances).
+#[pyfunction]
+fn kmeans_assign<'py>(
+    py: Python<'py>,
+    x: Arr2<'py>,
+    centers: Arr2<'py>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyAny>)> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+        c: &PyReadonlyArray2<'py, T>,
+    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyAny>)> {
+        let (xs, d) = mat(x, "X")?;
+        let (cs, dc) = mat(c, "centers")?;
+        if dc != d {
+            return Err(to_py(Error::value(
+                "X",
+                format!("expected {dc} features (as the centres), got {d}"),
+            )));
+        }
+        let r = run::detached(py, || {
+            k::check_shape(xs, d, "X")?;
+            let kk = k::check_shape(cs, d, "centers")?;
+            k::check_finite(xs, "X")?;
+            let xn = k::row_sq_norms(xs, d);
+            Ok(k::nearest(&k::pack_blocks(xs, d), d, &xn, cs, kk, true))
+        })?;
+        Ok((
+            PyArray1::from_vec(py, r.labels),
+            PyArray1::from_vec(py, r.dist).into_any(),
+        ))
+    }
+    match (&x, &centers) {
+        (Arr2::F32(a), Arr2::F32(c)) => go(py, a, c),
+        (Arr2::F64(a), Arr2::F64(c)) => go(py, a, c),
+        _ => Err(mismatch("centers")),
+    }
+}
+
+/// Nearest centre of every row, from `kmeans_pack(X)` and `kmeans_row_norms(X)` (no
+/// repacking inside a fit): labels only.
+#[pyfunction]
+fn kmeans_assign_packed<'py>(
+    py: Python<'py>,
+    x_packed: Arr1<'py>,
+    x_squared_norms: Arr1<'py>,
+    centers: Arr2<'py>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        xp: &PyReadonlyArray1<'py, T>,
+        xn: &PyReadonlyArray1<'py, T>,
+        c: &PyReadonlyArray2<'py, T>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let xp = vec1(xp, "x_packed")?;
+        let xn = vec1(xn, "x_squared_norms")?;
+        let (cs, d) = mat(c, "centers")?;
+        let r = run::detached(py, || {
+            let kk = k::check_shape(cs, d, "centers")?;
+            if xp.len() != xn.len() * d || xn.is_empty() {
+                return Err(Error::value(
+                    "x_packed",
+                    "must hold n x d values, n = len(x_squared_norms)",
+                ));
+            }
+            Ok(k::nearest(xp, d, xn, cs, kk, true))
+        })?;
+        Ok(PyArray1::from_vec(py, r.labels))
+    }
+    match (&x_packed, &x_squared_norms, &centers) {
+        (Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, p, b, c),
+        (Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, p, b, c),
+        _ => Err(mismatch("centers")),
+    }
+}
+
+/// Exact sum of squared distances of every row to its labelled centre.
+#[pyfunction]
+fn kmeans_inertia(
+    py: Python<'_>,
+    x: Arr2<'_>,
+    centers: Arr2<'_>,
+    labels: PyReadonlyArray1<'_, i64>,
+) -> PyResult<f64> {
+    fn go<T: Scalar + Element>(
+        py: Python<'_>,
+        x: &PyReadonlyArray2<'_, T>,
+        c: &PyReadonlyArray2<'_, T>,
+        l: &[i64],
+    ) -> PyResult<f64> {
+        let (xs, d) = mat(x, "X")?;
+        let (cs, dc) = mat(c, "centers")?;
+        if dc != d {
+            return Err(to_py(Error::value(
+                "centers",
+                format!("expected {d} columns, got {dc}"),
+            )));
+        }
+        run::detached(py, || {
+            let n = k::check_shape(xs, d, "X")?;
+            let kk = k::check_shape(cs, d, "centers")?;
+            check_labels(l, kk, n)?;
+            Ok(k::inertia(xs, d, cs, l, true))
+        })
+    }
+    let l = vec1(&labels, "labels")?;
+    match (&x, &centers) {
+        (Arr2::F32(a), Arr2::F32(c)) => go(py, a, c, l),
+        (Arr2::F64(a), Arr2::F64(c)) => go(py, a, c, l),
+        _ => Err(mismatch("centers")),
+    }
+}
+
+/// Balanced refinement: (centres, labels, inertia), sizes differing by at most one.
+#[pyfunction]
+fn kmeans_balance<'py>(
+    py: Python<'py>,
+    x: Arr2<'py>,
+    x_packed: Arr1<'py>,
+    x_squared_norms: Arr1<'py>,
+    centers: Arr2<'py>,
+    max_rounds: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<i64>>, f64)> {
+    type Out<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<i64>>, f64);
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+        xp: &PyReadonlyArray1<'py, T>,
+        xn: &PyReadonlyArray1<'py, T>,
+        c: &PyReadonlyArray2<'py, T>,
+        rounds: usize,
+    ) -> PyResult<Out<'py>> {
+        let (xs, d) = mat(x, "X")?;
+        let xn = vec1(xn, "x_squared_norms")?;
+        let xp = vec1(xp, "x_packed")?;
+        let (cs, dc) = mat(c, "centers")?;
+        if dc != d {
+            return Err(to_py(Error::value(
+                "centers",
+                format!("expected {d} columns, got {dc}"),
+            )));
+        }
+        let (c, l, s) = run::detached(py, || k::balance(xs, xp, d, xn, cs, rounds, true))?;
+        Ok((rows_out(py, c, d)?, PyArray1::from_vec(py, l), s))
+    }
+    match (&x, &x_packed, &x_squared_norms, &centers) {
+        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, a, p, b, c, max_rounds),
+        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, a, p, b, c, max_rounds),
+        (Arr2::F32(_), Arr1::F32(_), Arr1::F32(_), _)
+        | (Arr2::F64(_), Arr1::F64(_), Arr1::F64(_), _) => Err(mismatch("centers")),
+        _ => Err(mismatch("x_packed / x_squared_norms")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn options(
+    n_clusters: usize,
+    init: &str,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    balanced: bool,
+    n_local_trials: Option<usize>,
+) -> PyResult<FitOptions> {
+    let mut init = Init::parse(init).map_err(to_py)?;
+    if let Init::PlusPlus { .. } = init {
+        init = Init::PlusPlus { n_local_trials };
+    }
+    Ok(FitOptions {
+        k: n_clusters,
+        init,
+        n_init,
+        max_iter,
+        tol,
+        seed,
+        key: 0,
+        balanced,
+    })
+}
+
+/// The whole fit in Rust: (centres, labels, inertia, n_iter).
+#[pyfunction]
+#[pyo3(signature = (x, n_clusters, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4, seed=0, balanced=false, n_local_trials=None))]
+#[allow(clippy::too_many_arguments)]
+fn kmeans_fit<'py>(
+    py: Python<'py>,
+    x: Arr2<'py>,
+    n_clusters: usize,
+    init: &str,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    balanced: bool,
+    n_local_trials: Option<usize>,
+) -> PyResult<FitOut<'py>> {
+    let o = options(
+        n_clusters,
+        init,
+        n_init,
+        max_iter,
+        tol,
+        seed,
+        balanced,
+        n_local_trials,
+    )?;
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+        o: &FitOptions,
+    ) -> PyResult<FitOut<'py>> {
+        let (xs, d) = mat(x, "X")?;
+        let r = run::detached(py, || k::fit(xs, d, o, true))?;
+        Ok((
+            rows_out(py, r.centers, d)?,
+            PyArray1::from_vec(py, r.labels),
+            r.inertia,
+            r.n_iter,
+        ))
+    }
+    match &x {
+        Arr2::F32(a) => go(py, a, &o),
+        Arr2::F64(a) => go(py, a, &o),
+    }
+}
+
+/// Per-class k-means over rows grouped by class; returns within-class cluster ids.
+#[pyfunction]
+#[pyo3(signature = (features, offsets, n_clusters, *, seed=0, max_iter=300, tol=1e-4, n_init=1, balanced=false))]
+#[allow(clippy::too_many_arguments)]
+fn subclass_kmeans<'py>(
+    py: Python<'py>,
+    features: Arr2<'py>,
+    offsets: Vec<usize>,
+    n_clusters: Vec<usize>,
+    seed: u64,
+    max_iter: usize,
+    tol: f64,
+    n_init: usize,
+    balanced: bool,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let o = options(1, "k-means++", n_init, max_iter, tol, seed, balanced, None)?;
+    fn go<'py, T: Scalar + Element>(
+        py: Python<'py>,
+        x: &PyReadonlyArray2<'py, T>,
+        offsets: &[usize],
+        ks: &[usize],
+        o: &FitOptions,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (xs, d) = mat(x, "features")?;
+        let l = run::detached(py, || k::subclass_kmeans(xs, d, offsets, ks, o))?;
+        Ok(PyArray1::from_vec(py, l))
+    }
+    match &features {
+        Arr2::F32(a) => go(py, a, &offsets, &n_clusters, &o),
+        Arr2::F64(a) => go(py, a, &offsets, &n_clusters, &o),
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(kmeans_row_norms, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_mean_variance, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_init, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_step, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_assign, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_assign_packed, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_inertia, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_balance, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(subclass_kmeans, m)?)?;
     Ok(())
 }

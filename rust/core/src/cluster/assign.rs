@@ -1,0 +1,409 @@
+//! The blocked GEMM assignment step and the deterministic reductions built on blocks.
+//!
+//! Squared distances come from ||x||^2 - 2 x.c + ||c||^2: the cross term for a block of
+//! rows is one GEMM (faer, single-threaded per block), and the argmin is fused with it,
+//! so memory stays O(BLOCK x k) however large `n` is.
+
+use super::{Scalar, BLOCK};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+/// `X` in the layout of the GEMMs: the rows cut into the fixed blocks, each block
+/// stored column-major (`d x rows`, element `(r, t)` at `t * rows + r`). The GEMM reads
+/// such a block in place, without packing it, which halves the work when `k` is small
+/// (the k-means++ candidates) and saves a copy of every block in each Lloyd step. The
+/// price is one copy of `X` per fit.
+pub fn pack_blocks<T: Scalar>(x: &[T], d: usize) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    let one = |(xb, ob): (&[T], &mut [T])| {
+        let rows = xb.len() / d;
+        for (r, row) in xb.chunks_exact(d).enumerate() {
+            for (t, &v) in row.iter().enumerate() {
+                ob[t * rows + r] = v;
+            }
+        }
+    };
+    if x.len() >= BLOCK * d * 4 {
+        x.par_chunks(BLOCK * d)
+            .zip(out.par_chunks_mut(BLOCK * d))
+            .for_each(one);
+    } else {
+        x.chunks(BLOCK * d)
+            .zip(out.chunks_mut(BLOCK * d))
+            .for_each(one);
+    }
+    out
+}
+
+/// `g = -2 * xb (rows x d) * c (k x d)^T`; `xb` one block of [`pack_blocks`]
+/// (column-major), `c` row-major, `g` column-major (`g[j * rows + r]`): the GEMM
+/// vectorises along the rows of the block, which stays efficient when `k` is small,
+/// and the argmin below sweeps whole columns.
+#[inline]
+pub(crate) fn gemm_cross<T: Scalar>(xb: &[T], d: usize, c: &[T], k: usize, g: &mut [T]) {
+    let rows = xb.len() / d;
+    let dst = MatMut::from_column_major_slice_mut(&mut g[..rows * k], rows, k);
+    let lhs = MatRef::from_column_major_slice(xb, rows, d);
+    let rhs = MatRef::from_row_major_slice(c, k, d).transpose();
+    matmul(dst, Accum::Replace, lhs, rhs, T::from_f64(-2.0), Par::Seq);
+}
+
+/// Run `f(block_index, x_block, g)` over the fixed row blocks of `xt` (the
+/// [`pack_blocks`] layout), where `g` holds
+/// `-2 x.c` for the block (rows x k); results come back in block order.
+pub(crate) fn map_blocks<T, R, F>(x: &[T], d: usize, c: &[T], k: usize, par: bool, f: F) -> Vec<R>
+where
+    T: Scalar,
+    R: Send,
+    F: Fn(usize, &[T], &[T]) -> R + Sync + Send,
+{
+    let run = |g: &mut Vec<T>, (b, xb): (usize, &[T])| {
+        let rows = xb.len() / d;
+        g.resize(rows * k, T::default());
+        gemm_cross(xb, d, c, k, g);
+        f(b, xb, &g[..rows * k])
+    };
+    if par {
+        x.par_chunks(BLOCK * d)
+            .enumerate()
+            .map_init(Vec::new, run)
+            .collect()
+    } else {
+        let mut g = Vec::new();
+        x.chunks(BLOCK * d)
+            .enumerate()
+            .map(|p| run(&mut g, p))
+            .collect()
+    }
+}
+
+/// Squared Euclidean norm of every row of `x`, accumulated in `f64` (eight independent
+/// partial sums per row so the loop vectorises; fixed order, so deterministic).
+pub fn row_sq_norms<T: Scalar>(x: &[T], d: usize) -> Vec<T> {
+    let norm = |r: &[T]| -> T {
+        let mut acc = [0.0f64; 8];
+        let mut it = r.chunks_exact(8);
+        for c in &mut it {
+            for (a, v) in acc.iter_mut().zip(c) {
+                let v = v.to_f64();
+                *a += v * v;
+            }
+        }
+        let tail: f64 = it.remainder().iter().map(|v| v.to_f64() * v.to_f64()).sum();
+        T::from_f64(acc.iter().sum::<f64>() + tail)
+    };
+    if x.len() >= BLOCK * d * 4 {
+        x.par_chunks_exact(d).map(norm).collect()
+    } else {
+        x.chunks_exact(d).map(norm).collect()
+    }
+}
+
+/// Nearest centre of every row and the squared distance to it.
+pub struct Nearest<T> {
+    /// Index of the nearest centre (the first one on ties).
+    pub labels: Vec<i64>,
+    /// Squared distance to it (by the GEMM expansion, clipped at 0).
+    pub dist: Vec<T>,
+    /// Sum of `dist` per block (f64), in block order.
+    pub block_sums: Vec<f64>,
+}
+
+/// Assign every row of `X` (given as `xt`, the [`pack_blocks`] layout, with row norms
+/// `xnorm`) to its nearest centre of `c` (`k x d`, row-major).
+pub fn nearest<T: Scalar>(
+    x: &[T],
+    d: usize,
+    xnorm: &[T],
+    c: &[T],
+    k: usize,
+    par: bool,
+) -> Nearest<T> {
+    let cnorm = row_sq_norms(c, d);
+    let zero = T::from_f64(0.0);
+    let parts = map_blocks(x, d, c, k, par, |b, xb, g| {
+        let rows = xb.len() / d;
+        // Column sweep: strict `<` keeps the first centre on ties, as a row scan would.
+        let mut bv: Vec<T> = g[..rows].iter().map(|&v| v + cnorm[0]).collect();
+        let mut lab = vec![0i64; rows];
+        for j in 1..k {
+            let cj = cnorm[j];
+            let col = &g[j * rows..(j + 1) * rows];
+            for ((b, l), &v) in bv.iter_mut().zip(lab.iter_mut()).zip(col) {
+                let v = v + cj;
+                if v < *b {
+                    *b = v;
+                    *l = j as i64;
+                }
+            }
+        }
+        let mut sum = 0.0f64;
+        let xn = &xnorm[b * BLOCK..b * BLOCK + rows];
+        for (v, &x2) in bv.iter_mut().zip(xn) {
+            // Rounding can make the expansion slightly negative; clip as scikit-learn.
+            let dv = if x2 + *v > zero { x2 + *v } else { zero };
+            sum += dv.to_f64();
+            *v = dv;
+        }
+        (lab, bv, sum)
+    });
+    let mut out = Nearest {
+        labels: Vec::with_capacity(xnorm.len()),
+        dist: Vec::with_capacity(xnorm.len()),
+        block_sums: Vec::with_capacity(parts.len()),
+    };
+    for (l, dd, s) in parts {
+        out.labels.extend_from_slice(&l);
+        out.dist.extend_from_slice(&dd);
+        out.block_sums.push(s);
+    }
+    out
+}
+
+/// Nearest and second-nearest squared distances of every row of `xt` (the
+/// [`pack_blocks`] layout; for the balanced step):
+/// `(labels, best, second)`; `second` is `best` when `k == 1`.
+pub(crate) fn nearest2<T: Scalar>(
+    x: &[T],
+    d: usize,
+    xnorm: &[T],
+    c: &[T],
+    k: usize,
+    par: bool,
+) -> (Vec<i64>, Vec<f64>, Vec<f64>) {
+    let cnorm = row_sq_norms(c, d);
+    let parts = map_blocks(x, d, c, k, par, |b, xb, g| {
+        let rows = xb.len() / d;
+        let mut out = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let (mut b1, mut v1, mut v2) = (0usize, f64::INFINITY, f64::INFINITY);
+            for j in 0..k {
+                let v = (g[j * rows + r] + cnorm[j]).to_f64();
+                if v < v1 {
+                    v2 = v1;
+                    v1 = v;
+                    b1 = j;
+                } else if v < v2 {
+                    v2 = v;
+                }
+            }
+            if k == 1 {
+                v2 = v1;
+            }
+            let xn = xnorm[b * BLOCK + r].to_f64();
+            out.push((b1 as i64, (xn + v1).max(0.0), (xn + v2).max(0.0)));
+        }
+        out
+    });
+    let n = xnorm.len();
+    let (mut l, mut b1, mut b2) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for p in parts {
+        for (a, u, v) in p {
+            l.push(a);
+            b1.push(u);
+            b2.push(v);
+        }
+    }
+    (l, b1, b2)
+}
+
+/// Exact sum of squared distances of every row to its centre, `sum ||x_i - c_{l_i}||^2`
+/// (direct differences, not the GEMM expansion, as scikit-learn's `_inertia`).
+pub fn inertia<T: Scalar>(x: &[T], d: usize, c: &[T], labels: &[i64], par: bool) -> f64 {
+    let block = |(xb, lb): (&[T], &[i64])| -> f64 {
+        let mut s = 0.0f64;
+        for (r, &l) in xb.chunks_exact(d).zip(lb) {
+            let cr = &c[l as usize * d..(l as usize + 1) * d];
+            s += r
+                .iter()
+                .zip(cr)
+                .map(|(a, b)| {
+                    let t = a.to_f64() - b.to_f64();
+                    t * t
+                })
+                .sum::<f64>();
+        }
+        s
+    };
+    let sums: Vec<f64> = if par {
+        x.par_chunks(BLOCK * d)
+            .zip(labels.par_chunks(BLOCK))
+            .map(block)
+            .collect()
+    } else {
+        x.chunks(BLOCK * d)
+            .zip(labels.chunks(BLOCK))
+            .map(block)
+            .collect()
+    };
+    sums.iter().sum()
+}
+
+/// Mean over features of the per-feature variance, `mean(var(X, axis=0))` (population
+/// variance, as numpy), two-pass in `f64`; scikit-learn scales `tol` by it.
+pub fn mean_variance<T: Scalar>(x: &[T], d: usize, par: bool) -> f64 {
+    let n = x.len() / d;
+    if n == 0 {
+        return 0.0;
+    }
+    let colsum = |xb: &[T], mean: Option<&[f64]>| -> Vec<f64> {
+        let mut acc = vec![0.0f64; d];
+        for r in xb.chunks_exact(d) {
+            match mean {
+                None => acc.iter_mut().zip(r).for_each(|(a, v)| *a += v.to_f64()),
+                Some(m) => acc.iter_mut().zip(r).zip(m).for_each(|((a, v), mu)| {
+                    let t = v.to_f64() - mu;
+                    *a += t * t
+                }),
+            }
+        }
+        acc
+    };
+    let reduce = |mean: Option<&[f64]>| -> Vec<f64> {
+        let parts: Vec<Vec<f64>> = if par {
+            x.par_chunks(BLOCK * d).map(|xb| colsum(xb, mean)).collect()
+        } else {
+            x.chunks(BLOCK * d).map(|xb| colsum(xb, mean)).collect()
+        };
+        let mut tot = vec![0.0f64; d];
+        for p in parts {
+            tot.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+        }
+        tot
+    };
+    let mean: Vec<f64> = reduce(None).into_iter().map(|s| s / n as f64).collect();
+    let var = reduce(Some(&mean));
+    var.iter().sum::<f64>() / (n as f64 * d as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::testutil::random;
+
+    fn brute(x: &[f64], d: usize, c: &[f64]) -> (Vec<i64>, Vec<f64>) {
+        let mut l = vec![];
+        let mut dd = vec![];
+        for r in x.chunks(d) {
+            let ds: Vec<f64> = c
+                .chunks(d)
+                .map(|cr| r.iter().zip(cr).map(|(a, b)| (a - b) * (a - b)).sum())
+                .collect();
+            let (j, v) = ds
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::INFINITY),
+                    |(bj, bv), (j, &v)| if v < bv { (j, v) } else { (bj, bv) },
+                );
+            l.push(j as i64);
+            dd.push(v);
+        }
+        (l, dd)
+    }
+
+    #[test]
+    fn nearest_matches_brute_force_across_blocks() {
+        let (n, d, k) = (BLOCK * 2 + 37, 9, 13);
+        let x = random(n, d, 3);
+        let c = random(k, d, 4);
+        let xn = row_sq_norms(&x, d);
+        let (bl, bd) = brute(&x, d, &c);
+        for par in [false, true] {
+            let got = nearest(&pack_blocks(&x, d), d, &xn, &c, k, par);
+            assert_eq!(got.labels, bl);
+            for (a, b) in got.dist.iter().zip(&bd) {
+                assert!((a - b).abs() < 1e-9, "{a} {b}");
+            }
+            assert_eq!(got.block_sums.len(), 3);
+            let tot: f64 = got.block_sums.iter().sum();
+            assert!((tot - bd.iter().sum::<f64>()).abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn f32_gemm_agrees_with_f64() {
+        let (n, d, k) = (300, 16, 7);
+        let x = random(n, d, 5);
+        let c = random(k, d, 6);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let c32: Vec<f32> = c.iter().map(|&v| v as f32).collect();
+        let a = nearest(&pack_blocks(&x, d), d, &row_sq_norms(&x, d), &c, k, true);
+        let b = nearest(
+            &pack_blocks(&x32, d),
+            d,
+            &row_sq_norms(&x32, d),
+            &c32,
+            k,
+            true,
+        );
+        let agree = a
+            .labels
+            .iter()
+            .zip(&b.labels)
+            .filter(|(p, q)| p == q)
+            .count();
+        assert!(agree >= n - 2);
+    }
+
+    #[test]
+    fn second_nearest_and_inertia() {
+        let (n, d, k) = (100, 4, 5);
+        let x = random(n, d, 7);
+        let c = random(k, d, 8);
+        let (l, b1, b2) = nearest2(&pack_blocks(&x, d), d, &row_sq_norms(&x, d), &c, k, false);
+        let (bl, bd) = brute(&x, d, &c);
+        assert_eq!(l, bl);
+        for i in 0..n {
+            assert!((b1[i] - bd[i]).abs() < 1e-9);
+            assert!(b2[i] >= b1[i]);
+        }
+        let s = inertia(&x, d, &c, &l, true);
+        assert!((s - bd.iter().sum::<f64>()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn mean_variance_matches_definition() {
+        let x = [1.0, 10.0, 3.0, 10.0, 5.0, 40.0];
+        // column 0: var 8/3; column 1: var 200
+        let v = mean_variance(&x, 2, true);
+        assert!((v - (8.0 / 3.0 + 200.0) / 2.0).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod gemm_tests {
+    use super::*;
+    use crate::cluster::testutil::random;
+
+    #[test]
+    fn gemm_cross_small_and_large_shapes() {
+        for (rows, d, k) in [
+            (256, 3, 4),
+            (5, 2, 1),
+            (256, 3, 1),
+            (100, 17, 6),
+            (256, 64, 40),
+        ] {
+            let x = random(rows, d, 1);
+            let c = random(k, d, 2);
+            let mut g = vec![0.0; rows * k];
+            gemm_cross(&pack_blocks(&x, d), d, &c, k, &mut g);
+            for r in 0..rows {
+                for j in 0..k {
+                    let want: f64 = -2.0 * (0..d).map(|t| x[r * d + t] * c[j * d + t]).sum::<f64>();
+                    assert!(
+                        (g[j * rows + r] - want).abs() < 1e-9,
+                        "{rows} {d} {k}: {r} {j} {} {want}",
+                        g[j * rows + r]
+                    );
+                }
+            }
+        }
+    }
+}

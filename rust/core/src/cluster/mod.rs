@@ -1,0 +1,149 @@
+//! k-means kernels: greedy k-means++ seeding, Lloyd iterations with a blocked GEMM
+//! assignment step, balanced (equal-size) assignment and batched per-class clustering.
+//!
+//! Data are row-major `n x d` slices of `f32` or `f64` ([`Scalar`]). Every parallel loop
+//! runs over a fixed partition of the rows into [`BLOCK`]-row blocks and every reduction
+//! sums per block, then combines the block sums in block order, so results depend on the
+//! seed only, never on the number of threads. The per-block GEMM is single-threaded
+//! (`Par::Seq`) for the same reason: parallelism comes from the blocks.
+
+mod assign;
+mod balanced;
+mod init;
+mod lloyd;
+mod subclass;
+
+pub use assign::{inertia, mean_variance, nearest, pack_blocks, row_sq_norms, Nearest};
+pub use balanced::balance;
+pub use init::{init_centers, Init};
+pub use lloyd::{fit, lloyd_step, run_rng, FitOptions, FitResult, Step, MAX_BALANCE_ITER};
+pub use subclass::subclass_kmeans;
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use std::fmt::Debug;
+use std::ops::{Add, Mul, Sub};
+
+/// Rows per block of every blocked loop. Fixed (not derived from the thread count) so
+/// that results do not depend on it; 256 rows keep a block's distance matrix
+/// (`256 x k`) and its slice of `X` in L2 for typical `k` and `d`.
+pub const BLOCK: usize = 256;
+
+/// The float types the kernels run on (`f32` or `f64`); the GEMM runs in this type.
+pub trait Scalar:
+    faer::traits::ComplexField
+    + Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + Debug
+    + Default
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+{
+    /// Widen to `f64` (for accumulators).
+    fn to_f64(self) -> f64;
+    /// Narrow from `f64`.
+    fn from_f64(v: f64) -> Self;
+    /// Whether the value is neither NaN nor infinite.
+    fn finite(self) -> bool;
+}
+
+impl Scalar for f32 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl Scalar for f64 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+/// Check that `x` holds `n x d` values, `n >= 1`, `d >= 1`; return `n`.
+pub fn check_shape<T>(x: &[T], d: usize, arg: &str) -> Result<usize> {
+    if d == 0 {
+        return Err(Error::value(arg, "must have at least one feature (column)"));
+    }
+    if x.is_empty() {
+        return Err(Error::value(arg, "must not be empty"));
+    }
+    if !x.len().is_multiple_of(d) {
+        return Err(Error::value(
+            arg,
+            format!("length {} is not a multiple of d = {d}", x.len()),
+        ));
+    }
+    Ok(x.len() / d)
+}
+
+/// Check that every value of `x` is finite.
+pub fn check_finite<T: Scalar>(x: &[T], arg: &str) -> Result<()> {
+    // No short-circuit inside a chunk, so the scan vectorises.
+    let ok = |c: &[T]| c.iter().fold(true, |a, v| a & v.finite());
+    if x.par_chunks(1 << 16).all(ok) {
+        Ok(())
+    } else {
+        Err(Error::value(arg, "contains NaN or infinity"))
+    }
+}
+
+/// Check `1 <= k <= n`.
+pub fn check_k(k: usize, n: usize) -> Result<()> {
+    if k == 0 {
+        return Err(Error::value("n_clusters", "must be >= 1"));
+    }
+    if k > n {
+        return Err(Error::value(
+            "n_clusters",
+            format!("n_clusters = {k} is larger than the number of samples n = {n}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::rng::{block_rng, uniform};
+
+    /// `per` points around each of `centres` well-separated centres in `d` dimensions.
+    pub fn blobs(centres: usize, per: usize, d: usize, seed: u64) -> Vec<f64> {
+        let mut r = block_rng(seed, 0, 0, 0);
+        let mut out = Vec::with_capacity(centres * per * d);
+        let mids: Vec<f64> = (0..centres * d).map(|_| uniform(&mut r) * 100.0).collect();
+        for c in 0..centres {
+            for _ in 0..per {
+                for j in 0..d {
+                    out.push(mids[c * d + j] + uniform(&mut r) - 0.5);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn random(n: usize, d: usize, seed: u64) -> Vec<f64> {
+        let mut r = block_rng(seed, 1, 0, 0);
+        (0..n * d).map(|_| uniform(&mut r)).collect()
+    }
+}
