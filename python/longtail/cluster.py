@@ -88,6 +88,13 @@ class KMeans(ClusterMixin, BaseEstimator):
     n_local_trials : int or None
         Candidates per k-means++ step (default ``2 + floor(ln k)``).
 
+    Notes
+    -----
+    ``fit`` keeps one extra copy of ``X`` in the blocked layout the GEMM reads without
+    repacking; distances live only per block of 256 rows (O(256 k) per thread).
+    The seeding makes ``k`` sequential passes over ``X``, as scikit-learn's; on large
+    ``X`` it can take as long as the Lloyd iterations.
+
     Examples
     --------
     >>> import numpy as np
