@@ -108,7 +108,9 @@ def test_matrix_summaries(problem, weighted):
 
 
 @SETTINGS
-@given(labels_problem(), st.sampled_from(["multiclass", "macro", "weighted", "micro", None]))
+@given(
+    labels_problem(), st.sampled_from(["multiclass", "binary", "macro", "weighted", "micro", None])
+)
 def test_geometric_mean(problem, average):
     yt, yp, _ = problem
     both("geometric_mean_score", yt, yp, average=average, ref=imb_gmean)

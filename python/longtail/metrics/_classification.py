@@ -807,6 +807,8 @@ def geometric_mean_score(
         return np.sqrt(sen * spe)
     y_type, present, yt, yp = _check_targets(y_true, y_pred)
     assert present is not None
+    if y_type == "multilabel-indicator":
+        raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
     w = weight_array(sample_weight, yt.shape[0])
     if labels is None:
         lab = present
@@ -842,6 +844,8 @@ def _sensitivity_specificity(
         raise ValueError("average: has to be one of " + str(_AVERAGES))
     y_type, present, yt, yp = _check_targets(y_true, y_pred)
     assert present is not None
+    if y_type == "multilabel-indicator":
+        raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
     w = weight_array(sample_weight, yt.shape[0])
     if average == "binary":
         if y_type == "binary":

@@ -2,9 +2,9 @@
 //!
 //! Scores are mapped to `u64` keys whose unsigned order is the *descending* order of the
 //! floats ([`desc_key`]), then sorted by a stable MSD radix sort: each pass splits on the
-//! 12 highest bits that vary within the current range (so clustered scores still spread
-//! out), buckets recurse, and small buckets finish with the standard stable sort while
-//! they sit in cache. The first pass of a large input runs on all threads and its
+//! highest bits that vary within the current range (so clustered scores still spread
+//! out; 8 bits on large arrays, up to 12 in cache), buckets recurse, and buckets of at
+//! most 64 items finish with a comparison sort. The first pass of a large input runs on all threads and its
 //! buckets are sorted in parallel.
 //! Stability matters: ties stay in input order, exactly as scikit-learn's
 //! `argsort(..., stable=True, descending=True)`, so weighted cumulative sums are added in
