@@ -6,6 +6,7 @@
 //! needed and the only memory is the table itself (8 bytes of probability plus a
 //! 4- or 8-byte alias per item). That is what lets `WeightedSampler` hold 3e8 weights.
 
+use rand_core::RngCore;
 use rayon::prelude::*;
 
 use super::Idx;
@@ -102,14 +103,26 @@ impl<I: Idx> AliasTable<I> {
         Ok(AliasTable { prob, alias })
     }
 
-    /// One draw.
+    /// One draw from one 64-bit word: the high half of `x * n` is the column (Lemire's
+    /// multiply-and-reject, so columns are exactly uniform), and the low half, uniform
+    /// within the column up to a step of `n / 2**64`, is the coin. Used for the class
+    /// tables, where `n` (the number of classes) is small next to 2**64.
     #[inline]
     pub fn draw(&self, rng: &mut Rng) -> u64 {
-        let k = bounded(rng, self.prob.len() as u64) as usize;
-        if uniform(rng) < self.prob[k] {
-            k as u64
-        } else {
-            self.alias[k].to_u64()
+        let n = self.prob.len() as u64;
+        loop {
+            let m = (rng.next_u64() as u128) * (n as u128);
+            let lo = m as u64;
+            if lo < n && lo < n.wrapping_neg() % n {
+                continue;
+            }
+            let k = (m >> 64) as usize;
+            let u = (lo >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            return if u < self.prob[k] {
+                k as u64
+            } else {
+                self.alias[k].to_u64()
+            };
         }
     }
 }
