@@ -1,8 +1,8 @@
 # Type stub of the compiled module longtail._core (rust/python).
-# Each section is owned by one area; keep them in this order.
 
 import numpy as np
 import numpy.typing as npt
+from numpy.typing import NDArray
 
 __version__: str
 
@@ -131,9 +131,6 @@ def confusion_counts(
 ) -> None: ...
 
 # --- cluster ---
-
-import numpy as np  # noqa: E402 (each area keeps its imports in its section)
-from numpy.typing import NDArray  # noqa: E402
 
 def kmeans_row_norms(x: NDArray[np.floating]) -> NDArray[np.floating]: ...
 def kmeans_pack(x: NDArray[np.floating]) -> NDArray[np.floating]: ...
