@@ -54,6 +54,19 @@ def _subset(
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
+
+def _prepare(
+    labels: Any, imbalance_ratio: float, seed: int
+) -> tuple[np.ndarray, float, int, np.ndarray, np.ndarray, int]:
+    """Checked labels, ratio and seed, the sorted classes, each label's class index, counts."""
+    y = _labels(labels)
+    ratio = _check_ratio(imbalance_ratio)
+    seed = _check_seed(seed)
+    classes, inverse = np.unique(y, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=len(classes))
+    return y, ratio, seed, classes, inverse, counts
+
 def long_tailed_indices(
     labels: Any, *, imbalance_ratio: float, profile: str = "exp", seed: int = 0
 ) -> np.ndarray:
@@ -78,12 +91,7 @@ def long_tailed_indices(
     >>> np.bincount(y[long_tailed_indices(y, imbalance_ratio=5, profile="step")]).tolist()
     [50, 50, 10, 10]
     """
-    y = _labels(labels)
-    ratio = _check_ratio(imbalance_ratio)
-    seed = _check_seed(seed)
-    classes, inverse = np.unique(y, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    counts = np.bincount(inverse, minlength=len(classes))
+    y, ratio, seed, classes, inverse, counts = _prepare(labels, imbalance_ratio, seed)
     n_max, c = int(counts.max()), len(classes)
     if profile == "exp":
         want = _exp_profile(n_max, c, ratio)
@@ -112,12 +120,7 @@ def test_distribution_indices(
     >>> np.bincount(y[idx]).tolist()
     [25, 50, 100]
     """
-    y = _labels(labels)
-    ratio = _check_ratio(imbalance_ratio)
-    seed = _check_seed(seed)
-    classes, inverse = np.unique(y, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    counts = np.bincount(inverse, minlength=len(classes))
+    y, ratio, seed, classes, inverse, counts = _prepare(labels, imbalance_ratio, seed)
     n_max, c = int(counts.max()), len(classes)
     if direction == "forward":
         want = _exp_profile(n_max, c, ratio)
