@@ -11,7 +11,9 @@ recomputed the same way for every method (exact sum of squared distances of ever
 to its nearest returned centre). Ratios: peer time / longtail time (higher is better for
 longtail) and inertia / scikit-learn's inertia (lower is better, 1.00 = same quality).
 GFLOP/s counts the 2 n d k flops of every Lloyd iteration over the whole fit time
-(seeding included); "assign GFLOP/s" times one assignment step alone.
+(seeding included), as if every distance were computed; longtail's Lloyd iterations
+skip most of them (Hamerly's bounds), so its figure is an "effective" rate. "assign
+GFLOP/s" times one full assignment step alone (all n x k distances).
 """
 
 from __future__ import annotations
@@ -75,8 +77,7 @@ def bench_kmeans(n: int, d: int, k: int, repeats: int, sk_repeats: int) -> list[
 
     t_lt, km = timeit(lt, repeats=repeats, warmup=1)
     xn = _core.kmeans_row_norms(X)
-    xp = _core.kmeans_pack(X)
-    t_step, _ = timeit(lambda: _core.kmeans_step(X, xp, xn, km.cluster_centers_), repeats=5)
+    t_step, _ = timeit(lambda: _core.kmeans_step(X, xn, km.cluster_centers_), repeats=5)
 
     def fa(mp):
         def run():

@@ -46,6 +46,61 @@ def test_inertia_within_one_percent_of_sklearn(data, dtype, max_iter):
     assert ours <= 1.01 * ref, (ours, ref)
 
 
+@pytest.mark.parametrize("init_size", [None, 2000])
+def test_sampled_seeding_keeps_sklearn_quality(init_size):
+    # 40k rows: the default seeds on a sample of max(128 k, 16384) rows, init_size=2000
+    # on 2000; Lloyd's iterations run on all rows either way.
+    X = make_blobs(40_000, 16, centers=30, cluster_std=3.0, random_state=1)[0]
+    ours = np.mean(
+        [KMeans(30, seed=s, max_iter=20, init_size=init_size).fit(X).inertia_ for s in range(3)]
+    )
+    ref = np.mean(
+        [SkKMeans(30, n_init=1, max_iter=20, random_state=s).fit(X).inertia_ for s in range(3)]
+    )
+    assert ours <= 1.01 * ref, (ours, ref)
+
+
+def test_init_size_at_least_n_seeds_on_all_rows():
+    X = _random(3000, 5)
+    full = KMeans(12, seed=4, max_iter=1, init_size=3000).fit(X)
+    assert np.array_equal(
+        full.cluster_centers_,
+        KMeans(12, seed=4, max_iter=1, init_size=10**9).fit(X).cluster_centers_,
+    )
+    # below the default threshold the default is all rows too
+    assert np.array_equal(
+        full.cluster_centers_, KMeans(12, seed=4, max_iter=1).fit(X).cluster_centers_
+    )
+    # a sample gives other seeds (same seed, different rows)
+    part = KMeans(12, seed=4, max_iter=1, init_size=100).fit(X)
+    assert not np.array_equal(full.cluster_centers_, part.cluster_centers_)
+    # every seed of a sampled run is a row of X
+    C0 = _core.kmeans_init(X, _core.kmeans_row_norms(X), 12, "k-means++", 4, 0, init_size=100)
+    assert all((X == c).all(1).any() for c in C0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data", ["blobs", "random"])
+def test_bounded_lloyd_follows_plain_lloyd(dtype, data):
+    # Hamerly's bounds only skip work: every iteration must give the labels and
+    # centres of a plain Lloyd step (full assignment, then means).
+    X = (_blobs(3000, 6, 12) if data == "blobs" else _random(3000, 6)).astype(dtype)
+    xn = _core.kmeans_row_norms(X)
+    C = np.ascontiguousarray(X[:: 3000 // 15][:15])
+    run = _core.LloydRun(C)
+    skipped = 0
+    for _ in range(25):
+        C_next, labels, _, shift, _ = _core.kmeans_step(X, xn, C)
+        shift_b, _ = run.step(X, xn)
+        skipped += len(X) - run.recomputed()
+        assert np.array_equal(run.labels(), labels)
+        np.testing.assert_allclose(
+            run.centers(), C_next, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6
+        )
+        C = run.centers()
+    assert skipped > 10 * len(X)  # the bounds did skip rows
+
+
 def test_n_init_keeps_the_best_run():
     X = _random(800, 4)
     runs = [KMeans(12, seed=3, n_init=1).fit(X)]
@@ -373,6 +428,8 @@ def test_bad_X(X, exc, match):
         ({"n_clusters": 2, "seed": 1.5}, TypeError, "seed"),
         ({"n_clusters": 2, "seed": 2**64}, ValueError, "seed"),
         ({"n_clusters": 2, "n_local_trials": 0}, ValueError, "n_local_trials"),
+        ({"n_clusters": 2, "init_size": 0}, ValueError, "init_size"),
+        ({"n_clusters": 2, "init_size": 2.5}, TypeError, "init_size"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):
@@ -391,15 +448,22 @@ def test_predict_checks_its_input():
 def test_core_rejects_mismatched_arrays():
     X = _random(20, 3)
     xn = _core.kmeans_row_norms(X)
-    xp = _core.kmeans_pack(X)
     with pytest.raises(TypeError, match="centers"):
-        _core.kmeans_step(X, xp, xn, X[:2].astype(np.float32))
-    with pytest.raises(TypeError, match="x_packed"):
-        _core.kmeans_step(X, xp.astype(np.float32), xn, X[:2].copy())
-    with pytest.raises(ValueError, match="x_packed"):
-        _core.kmeans_step(X, xp[:-3], xn, X[:2].copy())
+        _core.kmeans_step(X, xn, X[:2].astype(np.float32))
+    with pytest.raises(TypeError, match="x_squared_norms"):
+        _core.kmeans_step(X, xn.astype(np.float32), X[:2].copy())
+    with pytest.raises(ValueError, match="x_squared_norms"):
+        _core.kmeans_step(X, xn[:-3], X[:2].copy())
     with pytest.raises(ValueError, match="centers"):
-        _core.kmeans_step(X, xp, xn, np.ascontiguousarray(X[:2, :2]))
+        _core.kmeans_step(X, xn, np.ascontiguousarray(X[:2, :2]))
+    run = _core.LloydRun(X[:2].copy())
+    with pytest.raises(TypeError, match="x_squared_norms"):
+        run.step(X, xn.astype(np.float32))
+    with pytest.raises(ValueError, match="X"):
+        run.step(np.ascontiguousarray(X[:, :2]), xn)
+    run.step(X, xn)
+    with pytest.raises(ValueError, match="X"):
+        run.step(X[:10].copy(), xn[:10].copy())
     with pytest.raises(ValueError, match="labels"):
         _core.kmeans_inertia(X, X[:2].copy(), np.full(20, 5, dtype=np.int64))
     with pytest.raises(ValueError, match="n_clusters"):

@@ -133,11 +133,9 @@ def confusion_counts(
 # --- cluster ---
 
 def kmeans_row_norms(x: NDArray[np.floating]) -> NDArray[np.floating]: ...
-def kmeans_pack(x: NDArray[np.floating]) -> NDArray[np.floating]: ...
 def kmeans_mean_variance(x: NDArray[np.floating]) -> float: ...
 def kmeans_init(
     x: NDArray[np.floating],
-    x_packed: NDArray[np.floating],
     x_squared_norms: NDArray[np.floating],
     n_clusters: int,
     init: str,
@@ -145,10 +143,10 @@ def kmeans_init(
     run: int,
     key: int = 0,
     n_local_trials: int | None = None,
+    init_size: int | None = None,
 ) -> NDArray[np.floating]: ...
 def kmeans_step(
     x: NDArray[np.floating],
-    x_packed: NDArray[np.floating],
     x_squared_norms: NDArray[np.floating],
     centers: NDArray[np.floating],
     labels_old: NDArray[np.int64] | None = None,
@@ -156,17 +154,11 @@ def kmeans_step(
 def kmeans_assign(
     x: NDArray[np.floating], centers: NDArray[np.floating]
 ) -> tuple[NDArray[np.int64], NDArray[np.floating]]: ...
-def kmeans_assign_packed(
-    x_packed: NDArray[np.floating],
-    x_squared_norms: NDArray[np.floating],
-    centers: NDArray[np.floating],
-) -> NDArray[np.int64]: ...
 def kmeans_inertia(
     x: NDArray[np.floating], centers: NDArray[np.floating], labels: NDArray[np.int64]
 ) -> float: ...
 def kmeans_balance(
     x: NDArray[np.floating],
-    x_packed: NDArray[np.floating],
     x_squared_norms: NDArray[np.floating],
     centers: NDArray[np.floating],
     max_rounds: int,
@@ -182,7 +174,22 @@ def kmeans_fit(
     seed: int = 0,
     balanced: bool = False,
     n_local_trials: int | None = None,
+    init_size: int | None = None,
 ) -> tuple[NDArray[np.floating], NDArray[np.int64], float, int]: ...
+
+class LloydRun:
+    """One run of Lloyd's iterations with Hamerly's bounds (the state lives in Rust)."""
+
+    def __init__(self, centers: NDArray[np.floating]) -> None: ...
+    def step(
+        self, x: NDArray[np.floating], x_squared_norms: NDArray[np.floating]
+    ) -> tuple[float, int]: ...
+    def finish(
+        self, x: NDArray[np.floating], x_squared_norms: NDArray[np.floating]
+    ) -> NDArray[np.int64]: ...
+    def centers(self) -> NDArray[np.floating]: ...
+    def labels(self) -> NDArray[np.int64]: ...
+    def recomputed(self) -> int: ...
 def subclass_kmeans(
     features: NDArray[np.floating],
     offsets: list[int],

@@ -87,13 +87,26 @@ class KMeans(ClusterMixin, BaseEstimator):
         Show a tqdm progress bar over the iterations.
     n_local_trials : int or None
         Candidates per k-means++ step (default ``2 + floor(ln k)``).
+    init_size : int or None
+        Rows the k-means++ seeding runs on, drawn uniformly without replacement
+        (as scikit-learn's ``MiniBatchKMeans(init_size=...)``). The default uses all
+        rows up to ``max(128 * n_clusters, 16384)`` rows and a sample of that size
+        beyond; ``init_size >= n_samples`` always seeds on all rows, as
+        :class:`sklearn.cluster.KMeans`. Lloyd's iterations always use every row.
 
     Notes
     -----
-    ``fit`` keeps one extra copy of ``X`` in the blocked layout the GEMM reads without
-    repacking; distances live only per block of 256 rows (O(256 k) per thread).
-    The seeding makes ``k`` sequential passes over ``X``, as scikit-learn's; on large
-    ``X`` it can take as long as the Lloyd iterations.
+    Seeding makes ``k`` sequential passes over the rows it uses, each one bound by
+    memory speed on large ``X``: on all of 100k x 128 rows with ``k = 100`` it costs
+    more than 20 Lloyd iterations, hence the sample.
+
+    Lloyd's iterations are exact but skip most distance computations with Hamerly's
+    bounds (an upper bound on each row's distance to its centre and a lower bound on
+    the distance to any other centre, updated by how far the centres move): rows
+    that cannot change cluster are not recomputed, so after the first few
+    iterations an iteration costs a small fraction of a full assignment. The rows
+    that are recomputed go through a blocked GEMM (faer) with the argmin fused, so
+    memory stays O(256 k) per thread beyond the O(n) bounds.
 
     Examples
     --------
@@ -121,6 +134,7 @@ class KMeans(ClusterMixin, BaseEstimator):
         balanced: bool = False,
         verbose: bool = False,
         n_local_trials: int | None = None,
+        init_size: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -131,6 +145,7 @@ class KMeans(ClusterMixin, BaseEstimator):
         self.balanced = balanced
         self.verbose = verbose
         self.n_local_trials = n_local_trials
+        self.init_size = init_size
 
     def fit(self, X: Any, y: Any = None) -> KMeans:
         """Cluster ``X`` (n_samples, n_features); ``y`` is ignored.
@@ -146,6 +161,9 @@ class KMeans(ClusterMixin, BaseEstimator):
         trials = self.n_local_trials
         if trials is not None:
             trials = check_positive_int(trials, "n_local_trials")
+        init_size = self.init_size
+        if init_size is not None:
+            init_size = check_positive_int(init_size, "init_size")
         X = _as_data(X, "X")
         n, d = X.shape
         if k > n:
@@ -165,10 +183,8 @@ class KMeans(ClusterMixin, BaseEstimator):
             n_init = 1
 
         xnorm = _core.kmeans_row_norms(X)
-        # X in the blocked layout the GEMMs read without packing (one copy of X).
-        xpack = _core.kmeans_pack(X)
         # scikit-learn's tolerance is relative to the data's mean feature variance.
-        tol_abs = tol * _core.kmeans_mean_variance(X)
+        tol_abs = tol * _core.kmeans_mean_variance(X) if tol > 0 else 0.0
         best = None
         with tqdm(
             total=n_init * max_iter, disable=not self.verbose, desc="k-means", unit="it"
@@ -178,35 +194,39 @@ class KMeans(ClusterMixin, BaseEstimator):
                     centers = given.copy()
                 else:
                     centers = _core.kmeans_init(
-                        X, xpack, xnorm, k, self.init, seed, run, n_local_trials=trials
+                        X,
+                        xnorm,
+                        k,
+                        self.init,
+                        seed,
+                        run,
+                        n_local_trials=trials,
+                        init_size=init_size,
                     )
                 # Same loop as the Rust `fit` (lloyd.rs); tests check they agree bitwise.
-                labels_old = None
+                lloyd = _core.LloydRun(centers)
                 strict = False
                 n_iter = 0
                 for it in range(max_iter):
-                    centers, labels, inertia, shift, changed = _core.kmeans_step(
-                        X, xpack, xnorm, centers, labels_old
-                    )
+                    shift, changed = lloyd.step(X, xnorm)
                     n_iter = it + 1
                     bar.update(1)
-                    bar.set_postfix(run=run, inertia=f"{inertia:.6g}", refresh=False)
-                    if labels_old is not None and changed == 0:
+                    bar.set_postfix(run=run, changed=changed, shift=f"{shift:.3g}", refresh=False)
+                    if it > 0 and changed == 0:
                         strict = True
-                        labels_old = labels
                         break
-                    labels_old = labels
                     if shift <= tol_abs:
                         break
                 bar.update(max_iter - n_iter)
+                centers = lloyd.centers()
                 if strict:
-                    labels = labels_old
+                    labels = lloyd.labels()
                 else:
                     # Labels must match the returned centres (scikit-learn does the same).
-                    labels = _core.kmeans_assign_packed(xpack, xnorm, centers)
+                    labels = lloyd.finish(X, xnorm)
                 if self.balanced:
                     centers, labels, inertia = _core.kmeans_balance(
-                        X, xpack, xnorm, centers, min(max_iter, _MAX_BALANCE_ROUNDS)
+                        X, xnorm, centers, min(max_iter, _MAX_BALANCE_ROUNDS)
                     )
                 else:
                     inertia = _core.kmeans_inertia(X, centers, labels)

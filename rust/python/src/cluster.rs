@@ -96,27 +96,7 @@ fn kmeans_row_norms<'py>(py: Python<'py>, x: Arr2<'py>) -> PyResult<Bound<'py, P
     }
 }
 
-/// X in the blocked column-major layout the GEMMs read (`pack_blocks`), as a 1-D array.
-#[pyfunction]
-fn kmeans_pack<'py>(py: Python<'py>, x: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
-    fn go<'py, T: Scalar + Element>(
-        py: Python<'py>,
-        x: &PyReadonlyArray2<'py, T>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (xs, d) = mat(x, "X")?;
-        let v = run::detached(py, || {
-            k::check_shape(xs, d, "X")?;
-            Ok(k::pack_blocks(xs, d))
-        })?;
-        Ok(PyArray1::from_vec(py, v).into_any())
-    }
-    match &x {
-        Arr2::F32(a) => go(py, a),
-        Arr2::F64(a) => go(py, a),
-    }
-}
-
-/// mean(var(X, axis=0)), the scale of `tol`.
+/// `mean(var(X, axis=0))`, the scale of scikit-learn's `tol`.
 #[pyfunction]
 fn kmeans_mean_variance(py: Python<'_>, x: Arr2<'_>) -> PyResult<f64> {
     fn go<T: Scalar + Element>(py: Python<'_>, x: &PyReadonlyArray2<'_, T>) -> PyResult<f64> {
@@ -134,12 +114,11 @@ fn kmeans_mean_variance(py: Python<'_>, x: Arr2<'_>) -> PyResult<f64> {
 
 /// Initial centres of run `run` (seeded by (seed, key, run)).
 #[pyfunction]
-#[pyo3(signature = (x, x_packed, x_squared_norms, n_clusters, init, seed, run, key=0, n_local_trials=None))]
+#[pyo3(signature = (x, x_squared_norms, n_clusters, init, seed, run, key=0, n_local_trials=None, init_size=None))]
 #[allow(clippy::too_many_arguments)]
 fn kmeans_init<'py>(
     py: Python<'py>,
     x: Arr2<'py>,
-    x_packed: Arr1<'py>,
     x_squared_norms: Arr1<'py>,
     n_clusters: usize,
     init: &str,
@@ -147,15 +126,18 @@ fn kmeans_init<'py>(
     run: u64,
     key: u64,
     n_local_trials: Option<usize>,
+    init_size: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mut method = Init::parse(init).map_err(to_py)?;
     if let Init::PlusPlus { .. } = method {
-        method = Init::PlusPlus { n_local_trials };
+        method = Init::PlusPlus {
+            n_local_trials,
+            init_size,
+        };
     }
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
-        xp: &PyReadonlyArray1<'py, T>,
         xn: &PyReadonlyArray1<'py, T>,
         kk: usize,
         method: Init,
@@ -165,32 +147,26 @@ fn kmeans_init<'py>(
     ) -> PyResult<Bound<'py, PyAny>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
-        let xp = vec1(xp, "x_packed")?;
         let c = run::detached(py, || {
             k::check_finite(xs, "X")?;
             let mut rng = k::run_rng(seed, key, r);
-            k::init_centers(xs, xp, d, xn, kk, method, &mut rng, true)
+            k::init_centers(xs, d, xn, kk, method, &mut rng, true)
         })?;
         rows_out(py, c, d)
     }
-    match (&x, &x_packed, &x_squared_norms) {
-        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b)) => {
-            go(py, a, p, b, n_clusters, method, seed, key, run)
-        }
-        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b)) => {
-            go(py, a, p, b, n_clusters, method, seed, key, run)
-        }
-        _ => Err(mismatch("x_packed / x_squared_norms")),
+    match (&x, &x_squared_norms) {
+        (Arr2::F32(a), Arr1::F32(b)) => go(py, a, b, n_clusters, method, seed, key, run),
+        (Arr2::F64(a), Arr1::F64(b)) => go(py, a, b, n_clusters, method, seed, key, run),
+        _ => Err(mismatch("x_squared_norms")),
     }
 }
 
 /// One Lloyd iteration: (new centres, labels, inertia, squared shift, n_changed).
 #[pyfunction]
-#[pyo3(signature = (x, x_packed, x_squared_norms, centers, labels_old=None))]
+#[pyo3(signature = (x, x_squared_norms, centers, labels_old=None))]
 fn kmeans_step<'py>(
     py: Python<'py>,
     x: Arr2<'py>,
-    x_packed: Arr1<'py>,
     x_squared_norms: Arr1<'py>,
     centers: Arr2<'py>,
     labels_old: Option<PyReadonlyArray1<'py, i64>>,
@@ -198,14 +174,12 @@ fn kmeans_step<'py>(
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
-        xp: &PyReadonlyArray1<'py, T>,
         xn: &PyReadonlyArray1<'py, T>,
         c: &PyReadonlyArray2<'py, T>,
         lo: Option<&[i64]>,
     ) -> PyResult<StepOut<'py>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
-        let xp = vec1(xp, "x_packed")?;
         let (cs, dc) = mat(c, "centers")?;
         if dc != d {
             return Err(to_py(Error::value(
@@ -213,7 +187,7 @@ fn kmeans_step<'py>(
                 format!("expected {d} columns, got {dc}"),
             )));
         }
-        let s = run::detached(py, || k::lloyd_step(xs, xp, d, xn, cs, lo, true))?;
+        let s = run::detached(py, || k::lloyd_step(xs, d, xn, cs, lo, true))?;
         Ok((
             rows_out(py, s.centers, d)?,
             PyArray1::from_vec(py, s.labels),
@@ -226,12 +200,13 @@ fn kmeans_step<'py>(
         Some(a) => Some(vec1(a, "labels_old")?),
         None => None,
     };
-    match (&x, &x_packed, &x_squared_norms, &centers) {
-        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, a, p, b, c, lo),
-        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, a, p, b, c, lo),
-        (Arr2::F32(_), Arr1::F32(_), Arr1::F32(_), _)
-        | (Arr2::F64(_), Arr1::F64(_), Arr1::F64(_), _) => Err(mismatch("centers")),
-        _ => Err(mismatch("x_packed / x_squared_norms")),
+    match (&x, &x_squared_norms, &centers) {
+        (Arr2::F32(a), Arr1::F32(b), Arr2::F32(c)) => go(py, a, b, c, lo),
+        (Arr2::F64(a), Arr1::F64(b), Arr2::F64(c)) => go(py, a, b, c, lo),
+        (Arr2::F32(_), Arr1::F32(_), _) | (Arr2::F64(_), Arr1::F64(_), _) => {
+            Err(mismatch("centers"))
+        }
+        _ => Err(mismatch("x_squared_norms")),
     }
 }
 
@@ -260,7 +235,7 @@ fn kmeans_assign<'py>(
             let kk = k::check_shape(cs, d, "centers")?;
             k::check_finite(xs, "X")?;
             let xn = k::row_sq_norms(xs, d);
-            Ok(k::nearest(&k::pack_blocks(xs, d), d, &xn, cs, kk, true))
+            Ok(k::nearest(xs, d, &xn, cs, kk, true))
         })?;
         Ok((
             PyArray1::from_vec(py, r.labels),
@@ -270,43 +245,6 @@ fn kmeans_assign<'py>(
     match (&x, &centers) {
         (Arr2::F32(a), Arr2::F32(c)) => go(py, a, c),
         (Arr2::F64(a), Arr2::F64(c)) => go(py, a, c),
-        _ => Err(mismatch("centers")),
-    }
-}
-
-/// Nearest centre of every row, from `kmeans_pack(X)` and `kmeans_row_norms(X)` (no
-/// repacking inside a fit): labels only.
-#[pyfunction]
-fn kmeans_assign_packed<'py>(
-    py: Python<'py>,
-    x_packed: Arr1<'py>,
-    x_squared_norms: Arr1<'py>,
-    centers: Arr2<'py>,
-) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    fn go<'py, T: Scalar + Element>(
-        py: Python<'py>,
-        xp: &PyReadonlyArray1<'py, T>,
-        xn: &PyReadonlyArray1<'py, T>,
-        c: &PyReadonlyArray2<'py, T>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let xp = vec1(xp, "x_packed")?;
-        let xn = vec1(xn, "x_squared_norms")?;
-        let (cs, d) = mat(c, "centers")?;
-        let r = run::detached(py, || {
-            let kk = k::check_shape(cs, d, "centers")?;
-            if xp.len() != xn.len() * d || xn.is_empty() {
-                return Err(Error::value(
-                    "x_packed",
-                    "must hold n x d values, n = len(x_squared_norms)",
-                ));
-            }
-            Ok(k::nearest(xp, d, xn, cs, kk, true))
-        })?;
-        Ok(PyArray1::from_vec(py, r.labels))
-    }
-    match (&x_packed, &x_squared_norms, &centers) {
-        (Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, p, b, c),
-        (Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, p, b, c),
         _ => Err(mismatch("centers")),
     }
 }
@@ -353,7 +291,6 @@ fn kmeans_inertia(
 fn kmeans_balance<'py>(
     py: Python<'py>,
     x: Arr2<'py>,
-    x_packed: Arr1<'py>,
     x_squared_norms: Arr1<'py>,
     centers: Arr2<'py>,
     max_rounds: usize,
@@ -362,14 +299,12 @@ fn kmeans_balance<'py>(
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
-        xp: &PyReadonlyArray1<'py, T>,
         xn: &PyReadonlyArray1<'py, T>,
         c: &PyReadonlyArray2<'py, T>,
         rounds: usize,
     ) -> PyResult<Out<'py>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
-        let xp = vec1(xp, "x_packed")?;
         let (cs, dc) = mat(c, "centers")?;
         if dc != d {
             return Err(to_py(Error::value(
@@ -377,15 +312,16 @@ fn kmeans_balance<'py>(
                 format!("expected {d} columns, got {dc}"),
             )));
         }
-        let (c, l, s) = run::detached(py, || k::balance(xs, xp, d, xn, cs, rounds, true))?;
+        let (c, l, s) = run::detached(py, || k::balance(xs, d, xn, cs, rounds, true))?;
         Ok((rows_out(py, c, d)?, PyArray1::from_vec(py, l), s))
     }
-    match (&x, &x_packed, &x_squared_norms, &centers) {
-        (Arr2::F32(a), Arr1::F32(p), Arr1::F32(b), Arr2::F32(c)) => go(py, a, p, b, c, max_rounds),
-        (Arr2::F64(a), Arr1::F64(p), Arr1::F64(b), Arr2::F64(c)) => go(py, a, p, b, c, max_rounds),
-        (Arr2::F32(_), Arr1::F32(_), Arr1::F32(_), _)
-        | (Arr2::F64(_), Arr1::F64(_), Arr1::F64(_), _) => Err(mismatch("centers")),
-        _ => Err(mismatch("x_packed / x_squared_norms")),
+    match (&x, &x_squared_norms, &centers) {
+        (Arr2::F32(a), Arr1::F32(b), Arr2::F32(c)) => go(py, a, b, c, max_rounds),
+        (Arr2::F64(a), Arr1::F64(b), Arr2::F64(c)) => go(py, a, b, c, max_rounds),
+        (Arr2::F32(_), Arr1::F32(_), _) | (Arr2::F64(_), Arr1::F64(_), _) => {
+            Err(mismatch("centers"))
+        }
+        _ => Err(mismatch("x_squared_norms")),
     }
 }
 
@@ -399,10 +335,14 @@ fn options(
     seed: u64,
     balanced: bool,
     n_local_trials: Option<usize>,
+    init_size: Option<usize>,
 ) -> PyResult<FitOptions> {
     let mut init = Init::parse(init).map_err(to_py)?;
     if let Init::PlusPlus { .. } = init {
-        init = Init::PlusPlus { n_local_trials };
+        init = Init::PlusPlus {
+            n_local_trials,
+            init_size,
+        };
     }
     Ok(FitOptions {
         k: n_clusters,
@@ -418,7 +358,7 @@ fn options(
 
 /// The whole fit in Rust: (centres, labels, inertia, n_iter).
 #[pyfunction]
-#[pyo3(signature = (x, n_clusters, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4, seed=0, balanced=false, n_local_trials=None))]
+#[pyo3(signature = (x, n_clusters, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4, seed=0, balanced=false, n_local_trials=None, init_size=None))]
 #[allow(clippy::too_many_arguments)]
 fn kmeans_fit<'py>(
     py: Python<'py>,
@@ -431,6 +371,7 @@ fn kmeans_fit<'py>(
     seed: u64,
     balanced: bool,
     n_local_trials: Option<usize>,
+    init_size: Option<usize>,
 ) -> PyResult<FitOut<'py>> {
     let o = options(
         n_clusters,
@@ -441,6 +382,7 @@ fn kmeans_fit<'py>(
         seed,
         balanced,
         n_local_trials,
+        init_size,
     )?;
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
@@ -477,7 +419,17 @@ fn subclass_kmeans<'py>(
     n_init: usize,
     balanced: bool,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let o = options(1, "k-means++", n_init, max_iter, tol, seed, balanced, None)?;
+    let o = options(
+        1,
+        "k-means++",
+        n_init,
+        max_iter,
+        tol,
+        seed,
+        balanced,
+        None,
+        None,
+    )?;
     fn go<'py, T: Scalar + Element>(
         py: Python<'py>,
         x: &PyReadonlyArray2<'py, T>,
@@ -495,14 +447,130 @@ fn subclass_kmeans<'py>(
     }
 }
 
+/// One run of Lloyd's iterations with its bounds (`longtail_core::cluster::Lloyd`):
+/// the Python loop calls `step` once per iteration (for progress) with the same
+/// `X` and `kmeans_row_norms(X)` every time.
+#[pyclass(module = "longtail._core")]
+struct LloydRun {
+    inner: RunInner,
+}
+
+enum RunInner {
+    F32(k::Lloyd<f32>),
+    F64(k::Lloyd<f64>),
+}
+
+/// Borrow X and its row norms for a run of dtype `T`.
+fn views<'a, T: Scalar + Element>(
+    x: &'a PyReadonlyArray2<'_, T>,
+    xn: &'a PyReadonlyArray1<'_, T>,
+    run: &k::Lloyd<T>,
+) -> PyResult<(&'a [T], &'a [T])> {
+    let (xs, d) = mat(x, "X")?;
+    if d != run.d() {
+        return Err(to_py(Error::value(
+            "X",
+            format!("expected {} features (as the centres), got {d}", run.d()),
+        )));
+    }
+    let xn = vec1(xn, "x_squared_norms")?;
+    run.validate(xs, xn).map_err(to_py)?;
+    Ok((xs, xn))
+}
+
+#[pymethods]
+impl LloydRun {
+    /// Start a run from `centers` (n_clusters, n_features).
+    #[new]
+    fn new(centers: Arr2<'_>) -> PyResult<Self> {
+        fn go<T: Scalar + Element>(c: &PyReadonlyArray2<'_, T>) -> PyResult<k::Lloyd<T>> {
+            let (cs, d) = mat(c, "centers")?;
+            k::check_shape(cs, d, "centers").map_err(to_py)?;
+            k::check_finite(cs, "centers").map_err(to_py)?;
+            Ok(k::Lloyd::new(cs.to_vec(), d))
+        }
+        let inner = match &centers {
+            Arr2::F32(c) => RunInner::F32(go(c)?),
+            Arr2::F64(c) => RunInner::F64(go(c)?),
+        };
+        Ok(LloydRun { inner })
+    }
+
+    /// One iteration: (squared centre shift, number of changed labels).
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        x: Arr2<'_>,
+        x_squared_norms: Arr1<'_>,
+    ) -> PyResult<(f64, usize)> {
+        let p = match (&mut self.inner, &x, &x_squared_norms) {
+            (RunInner::F32(r), Arr2::F32(a), Arr1::F32(b)) => {
+                let (xs, xn) = views(a, b, r)?;
+                run::detached(py, || Ok(r.step(xs, xn, true)))?
+            }
+            (RunInner::F64(r), Arr2::F64(a), Arr1::F64(b)) => {
+                let (xs, xn) = views(a, b, r)?;
+                run::detached(py, || Ok(r.step(xs, xn, true)))?
+            }
+            _ => return Err(mismatch("X / x_squared_norms")),
+        };
+        Ok((p.shift, p.n_changed))
+    }
+
+    /// Labels for the current centres (one more assignment, no centre move).
+    fn finish<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: Arr2<'py>,
+        x_squared_norms: Arr1<'py>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let l = match (&mut self.inner, &x, &x_squared_norms) {
+            (RunInner::F32(r), Arr2::F32(a), Arr1::F32(b)) => {
+                let (xs, xn) = views(a, b, r)?;
+                run::detached(py, || Ok(r.finish(xs, xn, true).to_vec()))?
+            }
+            (RunInner::F64(r), Arr2::F64(a), Arr1::F64(b)) => {
+                let (xs, xn) = views(a, b, r)?;
+                run::detached(py, || Ok(r.finish(xs, xn, true).to_vec()))?
+            }
+            _ => return Err(mismatch("X / x_squared_norms")),
+        };
+        Ok(PyArray1::from_vec(py, l))
+    }
+
+    /// The current centres (n_clusters, n_features), a copy.
+    fn centers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.inner {
+            RunInner::F32(r) => rows_out(py, r.centers().to_vec(), r.d()),
+            RunInner::F64(r) => rows_out(py, r.centers().to_vec(), r.d()),
+        }
+    }
+
+    /// The labels of the last assignment, a copy.
+    fn labels<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let l = match &self.inner {
+            RunInner::F32(r) => r.labels().to_vec(),
+            RunInner::F64(r) => r.labels().to_vec(),
+        };
+        PyArray1::from_vec(py, l)
+    }
+
+    /// Rows whose distances to every centre the last assignment computed.
+    fn recomputed(&self) -> usize {
+        match &self.inner {
+            RunInner::F32(r) => r.recomputed(),
+            RunInner::F64(r) => r.recomputed(),
+        }
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LloydRun>()?;
     m.add_function(wrap_pyfunction!(kmeans_row_norms, m)?)?;
-    m.add_function(wrap_pyfunction!(kmeans_pack, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_mean_variance, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_init, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_step, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_assign, m)?)?;
-    m.add_function(wrap_pyfunction!(kmeans_assign_packed, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_inertia, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_balance, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_fit, m)?)?;

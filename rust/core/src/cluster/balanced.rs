@@ -43,7 +43,6 @@ impl Room {
 /// One balanced assignment of the rows of `x` to `centers`.
 fn assign_balanced<T: Scalar>(
     x: &[T],
-    xt: &[T],
     d: usize,
     xnorm: &[T],
     centers: &[T],
@@ -51,7 +50,7 @@ fn assign_balanced<T: Scalar>(
 ) -> Vec<i64> {
     let k = centers.len() / d;
     let n = xnorm.len();
-    let (best, d1, d2) = nearest2(xt, d, xnorm, centers, k, par);
+    let (best, d1, d2) = nearest2(x, d, xnorm, centers, k, par);
     let mut order: Vec<usize> = (0..n).collect();
     let key = |&a: &usize, &b: &usize| (d2[b] - d1[b]).total_cmp(&(d2[a] - d1[a])).then(a.cmp(&b));
     if par {
@@ -111,13 +110,11 @@ fn means<T: Scalar>(x: &[T], d: usize, labels: &[i64], k: usize) -> Vec<T> {
         .collect()
 }
 
-/// Balanced k-means refinement from `centers` (`xt`: `x` in the
-/// [`pack_blocks`](super::pack_blocks) layout): returns `(centers, labels, inertia)`
+/// Balanced k-means refinement from `centers`: returns `(centers, labels, inertia)`
 /// where cluster sizes differ by at most one, `centers` are the means of the clusters
 /// and `inertia` is the exact sum of squared distances to them.
 pub fn balance<T: Scalar>(
     x: &[T],
-    xt: &[T],
     d: usize,
     xnorm: &[T],
     centers: &[T],
@@ -127,7 +124,7 @@ pub fn balance<T: Scalar>(
     let n = check_shape(x, d, "X")?;
     let k = check_shape(centers, d, "centers")?;
     check_k(k, n)?;
-    if xnorm.len() != n || xt.len() != x.len() {
+    if xnorm.len() != n {
         return Err(Error::value(
             "x_squared_norms",
             "must have one value per row of X",
@@ -137,7 +134,7 @@ pub fn balance<T: Scalar>(
     let mut prev: Option<Vec<i64>> = None;
     let mut best: Option<(Vec<T>, Vec<i64>, f64)> = None;
     for _ in 0..max_rounds.max(1) {
-        let labels = assign_balanced(x, xt, d, xnorm, &c, par);
+        let labels = assign_balanced(x, d, xnorm, &c, par);
         if prev.as_ref() == Some(&labels) {
             break;
         }
@@ -164,8 +161,7 @@ mod tests {
             let xn = row_sq_norms(&x, d);
             // a skewed start: all centres near one corner
             let c: Vec<f64> = x[..k * d].iter().map(|v| v * 0.1).collect();
-            let xt = crate::cluster::pack_blocks(&x, d);
-            let (_, labels, s) = balance(&x, &xt, d, &xn, &c, 10, n % 2 == 0).unwrap();
+            let (_, labels, s) = balance(&x, d, &xn, &c, 10, n % 2 == 0).unwrap();
             let mut cnt = vec![0usize; k];
             labels.iter().for_each(|&l| cnt[l as usize] += 1);
             let (lo, hi) = (cnt.iter().min().unwrap(), cnt.iter().max().unwrap());

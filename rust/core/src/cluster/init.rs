@@ -2,18 +2,25 @@
 //! variant: several candidate centres per step, keep the one that lowers the potential
 //! most) and uniform random rows.
 
-use super::assign::{gemm_cross, row_sq_norms};
+use super::assign::row_sq_norms;
 use super::{check_k, check_shape, Scalar, BLOCK};
 use crate::error::{Error, Result};
 use crate::rng::{bounded, uniform, Rng};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 /// How to choose the first centres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Init {
     /// Greedy k-means++ with `n_local_trials` candidates per step
-    /// (`None`: 2 + floor(ln k), scikit-learn's default).
-    PlusPlus { n_local_trials: Option<usize> },
+    /// (`None`: 2 + floor(ln k), scikit-learn's default), run on `init_size` rows
+    /// drawn uniformly without replacement (`None`: [`auto_init_size`]; `>= n`: all
+    /// rows, as scikit-learn).
+    PlusPlus {
+        n_local_trials: Option<usize>,
+        init_size: Option<usize>,
+    },
     /// `k` distinct rows drawn uniformly.
     Random,
 }
@@ -24,6 +31,7 @@ impl Init {
         match s {
             "k-means++" => Ok(Init::PlusPlus {
                 n_local_trials: None,
+                init_size: None,
             }),
             "random" => Ok(Init::Random),
             _ => Err(Error::value(
@@ -34,12 +42,10 @@ impl Init {
     }
 }
 
-/// The first `k` centres (`k x d`, row-major) for `x` (`n x d`, row-major; `xt` the
-/// same rows in the [`pack_blocks`](super::pack_blocks) layout; row norms `xnorm`).
-#[allow(clippy::too_many_arguments)]
+/// The first `k` centres (`k x d`, row-major) for `x` (`n x d`, row-major; row norms
+/// `xnorm`).
 pub fn init_centers<T: Scalar>(
     x: &[T],
-    xt: &[T],
     d: usize,
     xnorm: &[T],
     k: usize,
@@ -49,7 +55,7 @@ pub fn init_centers<T: Scalar>(
 ) -> Result<Vec<T>> {
     let n = check_shape(x, d, "X")?;
     check_k(k, n)?;
-    if xnorm.len() != n || xt.len() != x.len() {
+    if xnorm.len() != n {
         return Err(Error::value(
             "x_squared_norms",
             "must have one value per row of X",
@@ -68,11 +74,29 @@ pub fn init_centers<T: Scalar>(
                 .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
                 .collect()
         }
-        Init::PlusPlus { n_local_trials } => {
+        Init::PlusPlus {
+            n_local_trials,
+            init_size,
+        } => {
             let trials = n_local_trials
                 .unwrap_or(2 + (k as f64).ln() as usize)
                 .max(1);
-            plusplus(x, xt, d, xnorm, k, trials, rng, par)
+            let m = init_size
+                .unwrap_or_else(|| auto_init_size(n, k))
+                .clamp(k, n);
+            if m < n {
+                // Seeding makes k passes over its rows; on a uniform sample it costs
+                // m/n as much, and Lloyd's iterations on all rows do the rest.
+                let rows = sample_rows(n, m, rng);
+                let xs: Vec<T> = rows
+                    .iter()
+                    .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
+                    .collect();
+                let xns: Vec<T> = rows.iter().map(|&i| xnorm[i]).collect();
+                plusplus(&xs, d, &xns, k, trials, rng, par)
+            } else {
+                plusplus(x, d, xnorm, k, trials, rng, par)
+            }
         }
     })
 }
@@ -97,10 +121,81 @@ fn search<T: Scalar>(w: &[T], block_sums: &[f64], r: f64) -> usize {
     w.len() - 1
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Rows per cluster that the default k-means++ seeding samples.
+pub const INIT_ROWS_PER_CLUSTER: usize = 128;
+/// Data up to this many rows are always seeded on all rows by default.
+pub const INIT_MIN_ROWS: usize = 16_384;
+
+/// The default `init_size`: all rows up to `max(128 k, 16384)`, else that many
+/// (faiss trains on 256 k sampled rows; here only the seeding samples, and Lloyd's
+/// iterations still run on all rows).
+pub fn auto_init_size(n: usize, k: usize) -> usize {
+    (INIT_ROWS_PER_CLUSTER.saturating_mul(k))
+        .max(INIT_MIN_ROWS)
+        .min(n)
+}
+
+/// `m` distinct row indices out of `n`, uniformly, in increasing order (Floyd's
+/// algorithm: `m` draws whatever `n`).
+fn sample_rows(n: usize, m: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut chosen = std::collections::HashSet::with_capacity(m);
+    let mut out = Vec::with_capacity(m);
+    for j in n - m..n {
+        let t = bounded(rng, (j + 1) as u64) as usize;
+        let v = if chosen.insert(t) { t } else { j };
+        chosen.insert(v);
+        out.push(v);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The rows cut into the fixed blocks, each block stored column-major (`d x rows`,
+/// element `(r, t)` at `t * rows + r`). For the few k-means++ candidates the GEMM
+/// then reads every block in place and vectorises along its rows: 15 GFLOP/s per
+/// core against 9-11 for row-major blocks (faer, AVX-512, 4-7 candidates).
+fn pack_blocks<T: Scalar>(x: &[T], d: usize) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    let one = |(xb, ob): (&[T], &mut [T])| {
+        let rows = xb.len() / d;
+        // Tiles of 16 x 16: both the reads and the writes stay within a few cache lines.
+        const TILE: usize = 16;
+        for r0 in (0..rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(rows);
+            for t0 in (0..d).step_by(TILE) {
+                for t in t0..(t0 + TILE).min(d) {
+                    let dst = &mut ob[t * rows + r0..t * rows + r1];
+                    for (o, r) in dst.iter_mut().zip(r0..r1) {
+                        *o = xb[r * d + t];
+                    }
+                }
+            }
+        }
+    };
+    if x.len() >= BLOCK * d * 4 {
+        x.par_chunks(BLOCK * d)
+            .zip(out.par_chunks_mut(BLOCK * d))
+            .for_each(one);
+    } else {
+        x.chunks(BLOCK * d)
+            .zip(out.chunks_mut(BLOCK * d))
+            .for_each(one);
+    }
+    out
+}
+
+/// `g[j * rows + r] = -2 x_r . c_j` for a block `xb` of [`pack_blocks`] (column-major
+/// `rows x d`), `c` row-major (`t x d`), `g` column-major.
+fn cross_packed<T: Scalar>(xb: &[T], d: usize, c: &[T], t: usize, g: &mut [T]) {
+    let rows = xb.len() / d;
+    let dst = MatMut::from_column_major_slice_mut(&mut g[..rows * t], rows, t);
+    let lhs = MatRef::from_column_major_slice(xb, rows, d);
+    let rhs = MatRef::from_row_major_slice(c, t, d).transpose();
+    matmul(dst, Accum::Replace, lhs, rhs, T::from_f64(-2.0), Par::Seq);
+}
+
 fn plusplus<T: Scalar>(
     x: &[T],
-    xt: &[T],
     d: usize,
     xnorm: &[T],
     k: usize,
@@ -111,6 +206,7 @@ fn plusplus<T: Scalar>(
     let n = xnorm.len();
     let zero = T::from_f64(0.0);
     let row = |i: usize| &x[i * d..(i + 1) * d];
+    let xt = pack_blocks(x, d);
     let mut centers: Vec<T> = Vec::with_capacity(k * d);
     let first = bounded(rng, n as u64) as usize;
     centers.extend_from_slice(row(first));
@@ -126,7 +222,7 @@ fn plusplus<T: Scalar>(
         type Item<'a, T> = (usize, ((&'a [T], &'a mut [T]), &'a mut [f64]));
         let one = |(b, ((xb, db), pb)): Item<'_, T>| {
             let rows = xb.len() / d;
-            gemm_cross(xb, d, cand, t, db);
+            cross_packed(xb, d, cand, t, db);
             pb.iter_mut().for_each(|p| *p = 0.0);
             let xn = &xnorm[b * BLOCK..b * BLOCK + rows];
             let cl = closest.map(|c| &c[b * BLOCK..b * BLOCK + rows]);
@@ -218,7 +314,6 @@ fn plusplus<T: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::pack_blocks;
     use crate::cluster::testutil::blobs;
     use crate::rng::block_rng;
 
@@ -230,8 +325,9 @@ mod tests {
         let mut rng = block_rng(0, 0, 0, 0);
         let init = Init::PlusPlus {
             n_local_trials: None,
+            init_size: None,
         };
-        let cen = init_centers(&x, &pack_blocks(&x, d), d, &xn, c, init, &mut rng, true).unwrap();
+        let cen = init_centers(&x, d, &xn, c, init, &mut rng, true).unwrap();
         // every blob contributes exactly one seed
         let mut seen = vec![false; c];
         for s in cen.chunks(d) {
@@ -247,7 +343,6 @@ mod tests {
         let xn = row_sq_norms(&x, 1);
         let a = init_centers(
             &x,
-            &pack_blocks(&x, 1),
             1,
             &xn,
             10,
@@ -258,7 +353,6 @@ mod tests {
         .unwrap();
         let b = init_centers(
             &x,
-            &pack_blocks(&x, 1),
             1,
             &xn,
             10,
@@ -279,29 +373,9 @@ mod tests {
         let x = [0.0f64; 6];
         let xn = [0.0f64; 3];
         let mut rng = block_rng(0, 0, 0, 0);
-        let e = init_centers(
-            &x,
-            &pack_blocks(&x, 2),
-            2,
-            &xn,
-            4,
-            Init::Random,
-            &mut rng,
-            false,
-        )
-        .unwrap_err();
+        let e = init_centers(&x, 2, &xn, 4, Init::Random, &mut rng, false).unwrap_err();
         assert!(e.to_string().starts_with("n_clusters"));
-        assert!(init_centers(
-            &x,
-            &pack_blocks(&x, 2),
-            2,
-            &xn,
-            0,
-            Init::Random,
-            &mut rng,
-            false
-        )
-        .is_err());
+        assert!(init_centers(&x, 2, &xn, 0, Init::Random, &mut rng, false).is_err());
         assert!(Init::parse("kmeans").is_err());
     }
 

@@ -4,13 +4,13 @@
 //! labels match the returned centres, and empty clusters are re-seeded with the points
 //! farthest from their centres.
 
-use super::assign::{inertia, mean_variance, nearest, pack_blocks, row_sq_norms};
+use super::assign::{inertia, mean_variance, nearest, row_sq_norms};
 use super::balanced::balance;
+use super::bounds::{cluster_sums, Lloyd};
 use super::init::{init_centers, Init};
 use super::{check_finite, check_k, check_shape, Scalar};
 use crate::error::{Error, Result};
 use crate::rng::block_rng;
-use rayon::prelude::*;
 
 /// One Lloyd iteration: assignment to `centers`, then the new centres.
 pub struct Step<T> {
@@ -29,41 +29,15 @@ pub struct Step<T> {
 /// Means of the rows of each cluster in `f64`, summed in row order (deterministic);
 /// a cluster with no rows keeps its centre from `old`.
 fn update_centers<T: Scalar>(x: &[T], d: usize, labels: &[i64], old: &[T], par: bool) -> Vec<T> {
-    let k = old.len() / d;
-    let mut start = vec![0usize; k + 1];
-    for &l in labels {
-        start[l as usize + 1] += 1;
-    }
-    for j in 0..k {
-        start[j + 1] += start[j];
-    }
-    let mut fill = start.clone();
-    let mut order = vec![0usize; labels.len()];
-    for (i, &l) in labels.iter().enumerate() {
-        order[fill[l as usize]] = i;
-        fill[l as usize] += 1;
-    }
+    let (sums, counts) = cluster_sums(x, d, labels, old.len() / d, par);
     let mut out = old.to_vec();
-    let one = |(j, cj): (usize, &mut [T])| {
-        let members = &order[start[j]..start[j + 1]];
-        if members.is_empty() {
-            return;
+    for (j, cj) in out.chunks_mut(d).enumerate() {
+        if counts[j] > 0 {
+            let inv = 1.0 / counts[j] as f64;
+            cj.iter_mut()
+                .zip(&sums[j * d..(j + 1) * d])
+                .for_each(|(c, s)| *c = T::from_f64(s * inv));
         }
-        let mut acc = vec![0.0f64; d];
-        for &i in members {
-            acc.iter_mut()
-                .zip(&x[i * d..(i + 1) * d])
-                .for_each(|(a, v)| *a += v.to_f64());
-        }
-        let inv = 1.0 / members.len() as f64;
-        cj.iter_mut()
-            .zip(&acc)
-            .for_each(|(c, a)| *c = T::from_f64(a * inv));
-    };
-    if par {
-        out.par_chunks_mut(d).enumerate().for_each(one);
-    } else {
-        out.chunks_mut(d).enumerate().for_each(one);
     }
     out
 }
@@ -106,7 +80,6 @@ fn relocate_empty<T: Scalar>(labels: &mut [i64], dist: &[T], k: usize) {
 /// One Lloyd iteration from `centers` (`k x d`); `labels_old` (if any) counts changes.
 pub fn lloyd_step<T: Scalar>(
     x: &[T],
-    xt: &[T],
     d: usize,
     xnorm: &[T],
     centers: &[T],
@@ -122,9 +95,6 @@ pub fn lloyd_step<T: Scalar>(
             "must have one value per row of X",
         ));
     }
-    if xt.len() != x.len() {
-        return Err(Error::value("x_packed", "must have as many values as X"));
-    }
     if let Some(lo) = labels_old {
         if lo.len() != n {
             return Err(Error::value(
@@ -133,7 +103,7 @@ pub fn lloyd_step<T: Scalar>(
             ));
         }
     }
-    let near = nearest(xt, d, xnorm, centers, k, par);
+    let near = nearest(x, d, xnorm, centers, k, par);
     let inertia: f64 = near.block_sums.iter().sum();
     let mut labels = near.labels;
     relocate_empty(&mut labels, &near.dist, k);
@@ -189,47 +159,58 @@ pub fn run_rng(seed: u64, key: u64, run: u64) -> crate::rng::Rng {
     block_rng(seed, key, 0x6B6D_6561_6E73 ^ run, 0)
 }
 
-/// Lloyd's iterations from `centers` to convergence; returns (centres, labels, n_iter).
+/// Lloyd's iterations from `centers` to convergence (Hamerly's bounds skip the rows
+/// that cannot change cluster); returns (centres, labels, n_iter).
 #[allow(clippy::too_many_arguments)]
 fn lloyd<T: Scalar>(
     x: &[T],
-    xt: &[T],
     d: usize,
     xnorm: &[T],
-    mut centers: Vec<T>,
+    centers: Vec<T>,
     max_iter: usize,
     tol_abs: f64,
     par: bool,
 ) -> Result<(Vec<T>, Vec<i64>, usize)> {
-    let mut labels_old: Option<Vec<i64>> = None;
+    let mut run = Lloyd::new(centers, d);
+    run.validate(x, xnorm)?;
     let mut strict = false;
     let mut n_iter = 0;
     for it in 0..max_iter {
-        let s = lloyd_step(x, xt, d, xnorm, &centers, labels_old.as_deref(), par)?;
-        centers = s.centers;
+        let p = run.step(x, xnorm, par);
         n_iter = it + 1;
-        if labels_old.is_some() && s.n_changed == 0 {
+        if it > 0 && p.n_changed == 0 {
+            // The labels did not change, so the centres did not move either.
             strict = true;
-            labels_old = Some(s.labels);
             break;
         }
-        labels_old = Some(s.labels);
-        if s.shift <= tol_abs {
+        if p.shift <= tol_abs {
             break;
         }
     }
-    let labels = match (strict, labels_old) {
-        (true, Some(l)) => l,
-        _ => nearest(xt, d, xnorm, &centers, centers.len() / d, par).labels,
-    };
+    if !strict {
+        // Labels must match the returned centres (scikit-learn does the same).
+        run.finish(x, xnorm, par);
+    }
+    let (centers, labels) = run.into_parts();
     Ok((centers, labels, n_iter))
 }
 
 /// Full k-means: `n_init` seeded runs of Lloyd's iterations (then the balanced step
 /// when asked); keeps the run with the lowest inertia.
 pub fn fit<T: Scalar>(x: &[T], d: usize, opts: &FitOptions, par: bool) -> Result<FitResult<T>> {
-    let n = check_shape(x, d, "X")?;
+    check_shape(x, d, "X")?;
     check_finite(x, "X")?;
+    fit_finite(x, d, opts, par)
+}
+
+/// [`fit`] for data already checked to be finite (the per-class calls).
+pub(crate) fn fit_finite<T: Scalar>(
+    x: &[T],
+    d: usize,
+    opts: &FitOptions,
+    par: bool,
+) -> Result<FitResult<T>> {
+    let n = check_shape(x, d, "X")?;
     check_k(opts.k, n)?;
     if opts.n_init == 0 {
         return Err(Error::value("n_init", "must be >= 1"));
@@ -241,18 +222,22 @@ pub fn fit<T: Scalar>(x: &[T], d: usize, opts: &FitOptions, par: bool) -> Result
         return Err(Error::value("tol", "must be a finite number >= 0"));
     }
     let xnorm = row_sq_norms(x, d);
-    let xt = pack_blocks(x, d);
-    let tol_abs = opts.tol * mean_variance(x, d, par);
+    // scikit-learn's tolerance is relative to the mean feature variance (two passes
+    // over X, skipped when tol is 0).
+    let tol_abs = if opts.tol > 0.0 {
+        opts.tol * mean_variance(x, d, par)
+    } else {
+        0.0
+    };
     let mut best: Option<FitResult<T>> = None;
     for run in 0..opts.n_init {
         let mut rng = run_rng(opts.seed, opts.key, run as u64);
-        let c0 = init_centers(x, &xt, d, &xnorm, opts.k, opts.init, &mut rng, par)?;
+        let c0 = init_centers(x, d, &xnorm, opts.k, opts.init, &mut rng, par)?;
         let (mut centers, mut labels, n_iter) =
-            lloyd(x, &xt, d, &xnorm, c0, opts.max_iter, tol_abs, par)?;
+            lloyd(x, d, &xnorm, c0, opts.max_iter, tol_abs, par)?;
         let inertia_v = if opts.balanced {
             let b = balance(
                 x,
-                &xt,
                 d,
                 &xnorm,
                 &centers,
@@ -290,6 +275,7 @@ mod tests {
             k,
             init: Init::PlusPlus {
                 n_local_trials: None,
+                init_size: None,
             },
             n_init: 1,
             max_iter: 100,
@@ -338,7 +324,7 @@ mod tests {
         let mut c = x[..k * d].to_vec();
         let mut prev = f64::INFINITY;
         for _ in 0..10 {
-            let s = lloyd_step(&x, &pack_blocks(&x, d), d, &xn, &c, None, false).unwrap();
+            let s = lloyd_step(&x, d, &xn, &c, None, false).unwrap();
             assert!(s.inertia <= prev + 1e-9);
             prev = s.inertia;
             c = s.centers;
@@ -351,7 +337,7 @@ mod tests {
         let x: Vec<f64> = (0..20).map(|i| i as f64).collect();
         let xn = row_sq_norms(&x, 1);
         let c = vec![100.0, 100.0, -5.0];
-        let s = lloyd_step(&x, &x, 1, &xn, &c, None, false).unwrap();
+        let s = lloyd_step(&x, 1, &xn, &c, None, false).unwrap();
         let mut counts = [0; 3];
         s.labels.iter().for_each(|&l| counts[l as usize] += 1);
         assert!(counts.iter().all(|&v| v > 0), "{counts:?}");

@@ -9,13 +9,15 @@
 
 mod assign;
 mod balanced;
+mod bounds;
 mod init;
 mod lloyd;
 mod subclass;
 
-pub use assign::{inertia, mean_variance, nearest, pack_blocks, row_sq_norms, Nearest};
+pub use assign::{inertia, mean_variance, nearest, row_sq_norms, Nearest};
 pub use balanced::balance;
-pub use init::{init_centers, Init};
+pub use bounds::{Lloyd, Progress};
+pub use init::{auto_init_size, init_centers, Init};
 pub use lloyd::{fit, lloyd_step, run_rng, FitOptions, FitResult, Step, MAX_BALANCE_ITER};
 pub use subclass::subclass_kmeans;
 

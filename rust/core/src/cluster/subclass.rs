@@ -1,7 +1,7 @@
 //! Batched per-class k-means for subclass labels (SBCL, Hou et al. 2023): every class
 //! is clustered independently, all classes in one call, in parallel over classes.
 
-use super::lloyd::{fit, FitOptions};
+use super::lloyd::{fit_finite, FitOptions};
 use super::{check_finite, check_shape, Scalar};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -42,7 +42,7 @@ pub fn subclass_kmeans<T: Scalar>(
                 key: j as u64,
                 ..*opts
             };
-            fit(xs, d, &o, false).map(|r| r.labels)
+            fit_finite(xs, d, &o, false).map(|r| r.labels)
         })
         .collect();
     let mut out = Vec::with_capacity(n);
@@ -56,7 +56,7 @@ pub fn subclass_kmeans<T: Scalar>(
 mod tests {
     use super::*;
     use crate::cluster::testutil::random;
-    use crate::cluster::Init;
+    use crate::cluster::{fit, Init};
 
     #[test]
     fn each_class_gets_its_own_clusters() {
@@ -68,6 +68,7 @@ mod tests {
             k: 0,
             init: Init::PlusPlus {
                 n_local_trials: None,
+                init_size: None,
             },
             n_init: 1,
             max_iter: 50,
