@@ -353,10 +353,13 @@ def subclass_labels(
             raise ValueError(f"subclass_size: must be a finite number >= 1, got {subclass_size!r}")
     # size >= 1 keeps k_j <= n_j.
     ks = np.maximum(1, np.round(counts / size)).astype(np.int64)
-    order = np.argsort(inverse, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(counts)])
+    # Rows already grouped by class in sorted order (the usual layout of a dataset's
+    # features) need no reordering copy.
+    grouped = bool(np.all(inverse[1:] >= inverse[:-1]))
+    order = None if grouped else np.argsort(inverse, kind="stable")
     local = _core.subclass_kmeans(
-        np.ascontiguousarray(X[order]),
+        X if grouped else np.ascontiguousarray(X[order]),
         offsets.tolist(),
         ks.tolist(),
         seed=seed,
@@ -365,8 +368,9 @@ def subclass_labels(
         balanced=bool(balanced),
     )
     first_id = np.concatenate([[0], np.cumsum(ks)[:-1]])
-    ids = np.empty(len(y), dtype=np.int64)
-    ids[order] = local + np.repeat(first_id, counts)
+    ids = local + np.repeat(first_id, counts)
+    if not grouped:
+        ids[order] = ids.copy()
     return ids, np.repeat(classes, ks)
 
 
