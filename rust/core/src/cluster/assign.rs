@@ -4,7 +4,7 @@
 //! rows is one GEMM (faer, single-threaded per block), and the argmin is fused with it,
 //! so memory stays O(BLOCK x k) however large `n` is.
 
-use super::{Scalar, BLOCK};
+use super::{simd, Kernel, Scalar, BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -187,7 +187,7 @@ pub(crate) fn nearest2<T: Scalar>(
 
 /// Squared Euclidean distance by direct differences, accumulated in `f64` (eight
 /// independent partial sums so the loop vectorises; fixed order, so deterministic).
-#[inline]
+#[inline(always)]
 pub(crate) fn sq_dist<T: Scalar>(a: &[T], b: &[T]) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut ia = a.chunks_exact(8);
@@ -210,17 +210,30 @@ pub(crate) fn sq_dist<T: Scalar>(a: &[T], b: &[T]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+struct InertiaBlock<'a, T> {
+    xb: &'a [T],
+    lb: &'a [i64],
+    c: &'a [T],
+    d: usize,
+}
+
+impl<T: Scalar> Kernel for InertiaBlock<'_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run(self) -> f64 {
+        let d = self.d;
+        let mut s = 0.0f64;
+        for (r, &l) in self.xb.chunks_exact(d).zip(self.lb) {
+            s += sq_dist(r, &self.c[l as usize * d..(l as usize + 1) * d]);
+        }
+        s
+    }
+}
+
 /// Exact sum of squared distances of every row to its centre, `sum ||x_i - c_{l_i}||^2`
 /// (direct differences, not the GEMM expansion, as scikit-learn's `_inertia`).
 pub fn inertia<T: Scalar>(x: &[T], d: usize, c: &[T], labels: &[i64], par: bool) -> f64 {
-    let block = |(xb, lb): (&[T], &[i64])| -> f64 {
-        let mut s = 0.0f64;
-        for (r, &l) in xb.chunks_exact(d).zip(lb) {
-            let cr = &c[l as usize * d..(l as usize + 1) * d];
-            s += sq_dist(r, cr);
-        }
-        s
-    };
+    let block = |(xb, lb): (&[T], &[i64])| -> f64 { simd(InertiaBlock { xb, lb, c, d }) };
     let sums: Vec<f64> = if par {
         x.par_chunks(BLOCK * d)
             .zip(labels.par_chunks(BLOCK))

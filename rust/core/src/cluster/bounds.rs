@@ -18,7 +18,7 @@
 //! result does not depend on the number of threads.
 
 use super::assign::{gemm_cross, map_blocks, row_sq_norms, sq_dist};
-use super::{check_k, check_shape, Scalar, BLOCK};
+use super::{check_k, check_shape, simd, Kernel, Scalar, BLOCK};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -59,7 +59,7 @@ fn slack<T: Scalar>(d: usize) -> f64 {
 }
 
 /// Exact (direct-difference, `f64`) distance between a row and a centre.
-#[inline]
+#[inline(always)]
 fn direct<T: Scalar>(a: &[T], b: &[T]) -> f64 {
     sq_dist(a, b).sqrt()
 }
@@ -138,28 +138,95 @@ fn half_gaps<T: Scalar>(c: &[T], d: usize, k: usize) -> Vec<f64> {
 }
 
 /// Per row: (label, squared nearest, squared second-nearest) from a GEMM block `g`
-/// (`rows x k`, column-major, `-2 x.c`); `xn` the rows' squared norms.
+/// (`rows x k`, column-major, `-2 x.c`), `cn` the centres' squared norms (the rows'
+/// own norms are added by the caller). Ties keep the first centre.
 fn best_two<T: Scalar>(g: &[T], rows: usize, k: usize, cn: &[T]) -> Vec<(i64, f64, f64)> {
-    let mut b1: Vec<T> = g[..rows].iter().map(|&v| v + cn[0]).collect();
-    let mut b2: Vec<T> = vec![T::from_f64(f64::INFINITY); rows];
-    let mut lab = vec![0i64; rows];
-    for j in 1..k {
-        let cj = cn[j];
-        let col = &g[j * rows..(j + 1) * rows];
-        for r in 0..rows {
-            let v = col[r] + cj;
-            if v < b1[r] {
-                b2[r] = b1[r];
-                b1[r] = v;
-                lab[r] = j as i64;
-            } else if v < b2[r] {
-                b2[r] = v;
+    simd(BestTwo { g, rows, k, cn })
+}
+
+struct BestTwo<'a, T> {
+    g: &'a [T],
+    rows: usize,
+    k: usize,
+    cn: &'a [T],
+}
+
+impl<T: Scalar> Kernel for BestTwo<'_, T> {
+    type Out = Vec<(i64, f64, f64)>;
+    #[inline(always)]
+    fn run(self) -> Self::Out {
+        let BestTwo { g, rows, k, cn } = self;
+        let mut b1: Vec<T> = g[..rows].iter().map(|&v| v + cn[0]).collect();
+        let mut b2: Vec<T> = vec![T::from_f64(f64::INFINITY); rows];
+        let mut lab = vec![0u32; rows];
+        for j in 1..k {
+            let cj = cn[j];
+            let col = &g[j * rows..(j + 1) * rows];
+            // Branch-free (selects), so the sweep vectorises: with b1 <= b2,
+            // the new second is min(b2, max(b1, v)) and the new first min(b1, v).
+            for (((p, q), l), &c) in b1
+                .iter_mut()
+                .zip(b2.iter_mut())
+                .zip(lab.iter_mut())
+                .zip(col)
+            {
+                let v = c + cj;
+                let lt = v < *p;
+                let hi = if lt { *p } else { v };
+                *q = if hi < *q { hi } else { *q };
+                *l = if lt { j as u32 } else { *l };
+                *p = if lt { v } else { *p };
             }
         }
+        (0..rows)
+            .map(|r| (lab[r] as i64, b1[r].to_f64(), b2[r].to_f64()))
+            .collect()
     }
-    (0..rows)
-        .map(|r| (lab[r], b1[r].to_f64(), b2[r].to_f64()))
-        .collect()
+}
+
+/// Hamerly's test for one block of rows (see [`Lloyd::assign_pruned`]): moves the
+/// bounds, tightens the upper bound of the rows that fail it, and returns the rows
+/// that still fail (their distances to every centre must be recomputed).
+struct Scan<'a, T> {
+    upper: &'a mut [f64],
+    lower: &'a mut [f64],
+    first: usize,
+    labels: &'a [i64],
+    x: &'a [T],
+    centers: &'a [T],
+    d: usize,
+    moved: &'a [f64],
+    half_gap: &'a [f64],
+    /// (centre that moved most, its move, the second-largest move)
+    top: (usize, f64, f64),
+}
+
+impl<T: Scalar> Kernel for Scan<'_, T> {
+    type Out = Vec<usize>;
+    #[inline(always)]
+    fn run(self) -> Vec<usize> {
+        let (a1, m1, m2) = self.top;
+        let d = self.d;
+        let mut out = Vec::new();
+        for (r, (u, l)) in self.upper.iter_mut().zip(self.lower.iter_mut()).enumerate() {
+            let i = self.first + r;
+            let a = self.labels[i] as usize;
+            *u += self.moved[a];
+            *l -= if a == a1 { m2 } else { m1 };
+            let z = l.max(self.half_gap[a]);
+            if *u <= z {
+                continue;
+            }
+            *u = direct(
+                &self.x[i * d..(i + 1) * d],
+                &self.centers[a * d..(a + 1) * d],
+            );
+            if *u > z {
+                out.push(i);
+            }
+        }
+        out
+    }
 }
 
 impl<T: Scalar> Lloyd<T> {
@@ -320,23 +387,19 @@ impl<T: Scalar> Lloyd<T> {
         }
         let s = half_gaps(&self.centers, d, k);
         let (centers, moved, labels) = (&self.centers, &self.moved, &self.labels);
-        let scan = |(b, (ub, lb)): (usize, (&mut [f64], &mut [f64]))| -> Vec<usize> {
-            let mut out = Vec::new();
-            for (r, (u, l)) in ub.iter_mut().zip(lb.iter_mut()).enumerate() {
-                let i = b * BLOCK + r;
-                let a = labels[i] as usize;
-                *u += moved[a];
-                *l -= if a == a1 { m2 } else { m1 };
-                let z = l.max(s[a]);
-                if *u <= z {
-                    continue;
-                }
-                *u = direct(&x[i * d..(i + 1) * d], &centers[a * d..(a + 1) * d]);
-                if *u > z {
-                    out.push(i);
-                }
-            }
-            out
+        let scan = |(b, (upper, lower)): (usize, (&mut [f64], &mut [f64]))| -> Vec<usize> {
+            simd(Scan {
+                upper,
+                lower,
+                first: b * BLOCK,
+                labels,
+                x,
+                centers,
+                d,
+                moved,
+                half_gap: &s,
+                top: (a1, m1, m2),
+            })
         };
         let todo: Vec<usize> = if par {
             let parts: Vec<Vec<usize>> = self

@@ -83,6 +83,46 @@ impl Scalar for f64 {
     }
 }
 
+/// A loop body compiled once per SIMD level, for [`simd`]. `run` must be
+/// `#[inline(always)]` so that each level gets its own copy of it.
+pub(crate) trait Kernel {
+    type Out;
+    fn run(self) -> Self::Out;
+}
+
+/// Run `k` as AVX-512 or AVX2 code when the CPU has those. The crate is built for
+/// baseline x86-64, whose 128-bit SSE2 vectors are a half or a quarter of what these
+/// machines have; faer dispatches its own GEMM kernels the same way. Float results do
+/// not depend on the level: Rust never reassociates or contracts float arithmetic,
+/// so every level computes the same operations in the same order.
+#[inline]
+pub(crate) fn simd<K: Kernel>(k: K) -> K::Out {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+        unsafe fn v4<K: Kernel>(k: K) -> K::Out {
+            k.run()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn v3<K: Kernel>(k: K) -> K::Out {
+            k.run()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU has every feature `v4` is compiled for (checked above).
+            return unsafe { v4(k) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as above, for `v3`.
+            return unsafe { v3(k) };
+        }
+    }
+    k.run()
+}
+
 /// Check that `x` holds `n x d` values, `n >= 1`, `d >= 1`; return `n`.
 pub fn check_shape<T>(x: &[T], d: usize, arg: &str) -> Result<usize> {
     if d == 0 {
