@@ -253,6 +253,36 @@ def test_identical_across_thread_counts(balanced, dtype):
     assert out[0] == out[1] == out[2]
 
 
+def test_identical_at_every_simd_level():
+    # The bound test, the argmin sweep and the inertia run as AVX-512/AVX2 code when
+    # the CPU has it; LONGTAIL_SIMD caps the level for a whole process.
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from longtail import _core; from longtail.cluster import KMeans;"
+        "X = np.random.default_rng(0).random((3000, 24)).astype(np.float32);"
+        "km = KMeans(20, seed=1, max_iter=30).fit(X);"
+        "print(_core.simd_level());"
+        "print(km.inertia_.hex(), km.labels_.tobytes().hex(), km.cluster_centers_.tobytes().hex())"
+    )
+    out = {
+        level: subprocess.run(
+            [sys.executable, "-c", code],
+            env={**__import__("os").environ, "LONGTAIL_SIMD": level},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for level in ("baseline", "avx2", "best")
+    }
+    levels = {k: int(v.split()[0]) for k, v in out.items()}
+    assert levels["baseline"] == 0 and levels["avx2"] <= 1 and levels["best"] >= levels["avx2"]
+    results = {v.split(None, 1)[1] for v in out.values()}
+    assert len(results) == 1
+
+
 @pytest.mark.parametrize("balanced", [False, True])
 def test_python_loop_equals_the_rust_fit(balanced):
     # KMeans.fit drives Lloyd's iterations from Python (for the progress bar); the

@@ -564,7 +564,14 @@ impl LloydRun {
     }
 }
 
+/// SIMD level of the cluster loops: 2 = AVX-512, 1 = AVX2, 0 = baseline x86-64.
+#[pyfunction]
+fn simd_level() -> u8 {
+    k::simd_level()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_class::<LloydRun>()?;
     m.add_function(wrap_pyfunction!(kmeans_row_norms, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_mean_variance, m)?)?;

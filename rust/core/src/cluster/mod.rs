@@ -90,6 +90,36 @@ pub(crate) trait Kernel {
     fn run(self) -> Self::Out;
 }
 
+/// The SIMD level [`simd`] uses: 2 = AVX-512, 1 = AVX2, 0 = baseline; the best the CPU
+/// has, capped by the environment variable `LONGTAIL_SIMD` (`avx2` or `baseline`),
+/// read once per process (tests use it to compare the levels).
+pub fn simd_level() -> u8 {
+    static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let cap = match std::env::var("LONGTAIL_SIMD").as_deref() {
+            Ok("baseline") => 0,
+            Ok("avx2") => 1,
+            _ => 2,
+        };
+        #[cfg(target_arch = "x86_64")]
+        let have = if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            2
+        } else if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            1
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let have = 0;
+        have.min(cap)
+    })
+}
+
 /// Run `k` as AVX-512 or AVX2 code when the CPU has those. The crate is built for
 /// baseline x86-64, whose 128-bit SSE2 vectors are a half or a quarter of what these
 /// machines have; faer dispatches its own GEMM kernels the same way. Float results do
@@ -107,17 +137,12 @@ pub(crate) fn simd<K: Kernel>(k: K) -> K::Out {
         unsafe fn v3<K: Kernel>(k: K) -> K::Out {
             k.run()
         }
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the CPU has every feature `v4` is compiled for (checked above).
-            return unsafe { v4(k) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        match simd_level() {
+            // SAFETY: level 2 means the CPU has every feature `v4` is compiled for.
+            2 => return unsafe { v4(k) },
             // SAFETY: as above, for `v3`.
-            return unsafe { v3(k) };
+            1 => return unsafe { v3(k) },
+            _ => {}
         }
     }
     k.run()
