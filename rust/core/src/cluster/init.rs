@@ -3,7 +3,7 @@
 //! most) and uniform random rows.
 
 use super::assign::row_sq_norms;
-use super::{check_k, check_shape, Scalar, BLOCK};
+use super::{check_k, check_shape, simd, Kernel, Scalar, BLOCK};
 use crate::error::{Error, Result};
 use crate::rng::{bounded, uniform, Rng};
 use faer::linalg::matmul::matmul;
@@ -201,6 +201,54 @@ fn cross_packed<T: Scalar>(xb: &[T], d: usize, c: &[T], t: usize, g: &mut [T]) {
     matmul(dst, Accum::Replace, lhs, rhs, T::from_f64(-2.0), Par::Seq);
 }
 
+/// One candidate's column of a block: `g` (holding `-2 x.c`) becomes the squared
+/// distance `||x||^2 - 2 x.c + ||c||^2`, clipped at 0 and, when given, at the row's
+/// current closest distance; returns the column's sum (the block's potential).
+struct Clip<'a, T> {
+    g: &'a mut [T],
+    xn: &'a [T],
+    cn: T,
+    closest: Option<&'a [T]>,
+}
+
+impl<T: Scalar> Kernel for Clip<'_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run(self) -> f64 {
+        let zero = T::from_f64(0.0);
+        let clip = |v: &mut T, x2: T, c: Option<T>| {
+            let mut w = x2 + *v + self.cn;
+            w = if w <= zero { zero } else { w };
+            if let Some(c) = c {
+                w = if c < w { c } else { w };
+            }
+            *v = w;
+        };
+        match self.closest {
+            Some(cl) => {
+                for ((v, &x2), &c) in self.g.iter_mut().zip(self.xn).zip(cl) {
+                    clip(v, x2, Some(c));
+                }
+            }
+            None => {
+                for (v, &x2) in self.g.iter_mut().zip(self.xn) {
+                    clip(v, x2, None);
+                }
+            }
+        }
+        // Eight partial sums in a fixed order: vectorises, and stays deterministic.
+        let mut acc = [0.0f64; 8];
+        let mut it = self.g.chunks_exact(8);
+        for c in &mut it {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a += v.to_f64();
+            }
+        }
+        let tail: f64 = it.remainder().iter().map(|v| v.to_f64()).sum();
+        acc.iter().sum::<f64>() + tail
+    }
+}
+
 fn plusplus<T: Scalar>(
     x: &[T],
     d: usize,
@@ -234,21 +282,12 @@ fn plusplus<T: Scalar>(
             let xn = &xnorm[b * BLOCK..b * BLOCK + rows];
             let cl = closest.map(|c| &c[b * BLOCK..b * BLOCK + rows]);
             for j in 0..t {
-                let mut acc = 0.0f64;
-                for (r, v) in db[j * rows..(j + 1) * rows].iter_mut().enumerate() {
-                    let mut w = xn[r] + *v + cn[j];
-                    if w <= zero {
-                        w = zero;
-                    }
-                    if let Some(c) = cl {
-                        if c[r] < w {
-                            w = c[r];
-                        }
-                    }
-                    acc += w.to_f64();
-                    *v = w;
-                }
-                pb[j] = acc;
+                pb[j] = simd(Clip {
+                    g: &mut db[j * rows..(j + 1) * rows],
+                    xn,
+                    cn: cn[j],
+                    closest: cl,
+                });
             }
         };
         let dist = &mut dist[..n * t];
