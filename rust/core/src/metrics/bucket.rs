@@ -36,9 +36,8 @@ use crate::Result;
 const CH: usize = 1 << 16;
 /// Most bits of the bucket digit.
 const MAX_BITS: u32 = 10;
-/// Buckets larger than this are sorted by the parallel sort (small in tests, so that
-/// they take that path too).
-const BIG: usize = if cfg!(test) { 1 << 12 } else { 1 << 21 };
+/// Buckets larger than this are sorted by the parallel sort.
+const BIG: usize = 1 << 21;
 /// Sub-buckets at most this large are sorted by insertion.
 const SMALL: usize = 32;
 /// Scores sampled to choose the bucket mapping.
@@ -257,6 +256,7 @@ fn bucket_share<const AUC: bool>(
     tp0: usize,
     fp0: usize,
     nn: usize,
+    big: usize,
 ) -> (u128, f64) {
     let mut acc = Acc::<AUC> {
         nn2: 2 * nn as u64,
@@ -265,7 +265,7 @@ fn bucket_share<const AUC: bool>(
         u2: 0,
         ap: 0.0,
     };
-    if v.len() > BIG {
+    if v.len() > big {
         sort_stable_slice(v);
         acc.sorted(v);
     } else {
@@ -435,7 +435,14 @@ fn distribute<B: Bucketer>(
 
 /// Count, then scatter and sum the buckets; None when a bucket's key range leaves no bit
 /// for the label (scores of both signs with a bucket across zero wider than about 2).
-fn bucketed<B: Bucketer>(y: &[u8], s: &[f64], m: Metric, map: B, nb: usize) -> Result<Option<f64>> {
+fn bucketed<B: Bucketer>(
+    y: &[u8],
+    s: &[f64],
+    m: Metric,
+    map: B,
+    nb: usize,
+    big: usize,
+) -> Result<Option<f64>> {
     let c = count(y, s, map, nb);
     let n = y.len();
     if c.lo <= desc_key(f64::INFINITY) || c.hi >= desc_key(f64::NEG_INFINITY) {
@@ -477,9 +484,9 @@ fn bucketed<B: Bucketer>(y: &[u8], s: &[f64], m: Metric, map: B, nb: usize) -> R
         .into_par_iter()
         .map_init(Scratch::default, |sc, (v, tp0, fp0)| {
             if m == Metric::RocAuc {
-                bucket_share::<true>(v, sc, tp0, fp0, nn)
+                bucket_share::<true>(v, sc, tp0, fp0, nn, big)
             } else {
-                bucket_share::<false>(v, sc, tp0, fp0, nn)
+                bucket_share::<false>(v, sc, tp0, fp0, nn, big)
             }
         })
         .collect();
@@ -496,6 +503,11 @@ fn bucketed<B: Bucketer>(y: &[u8], s: &[f64], m: Metric, map: B, nb: usize) -> R
 /// `y` (non-zero = positive) and finite scores `s`, unit weights; None when the scores
 /// span nearly all floats of both signs (left to the sort).
 pub fn unit_binary(y: &[u8], s: &[f64], m: Metric) -> Result<Option<f64>> {
+    unit_binary_at(y, s, m, BIG)
+}
+
+/// [`unit_binary`], sorting buckets of more than `big` items with the parallel sort.
+fn unit_binary_at(y: &[u8], s: &[f64], m: Metric, big: usize) -> Result<Option<f64>> {
     check_len(y.len(), s.len(), "y_score")?;
     let n = y.len();
     if n == 0 {
@@ -537,9 +549,9 @@ pub fn unit_binary(y: &[u8], s: &[f64], m: Metric) -> Result<Option<f64>> {
         && range > 0.0
         && sample_max(&sample, lin, lnb + 1) < sample_max(&sample, keyed, nb)
     {
-        bucketed(y, s, m, lin, lnb + 1)
+        bucketed(y, s, m, lin, lnb + 1, big)
     } else {
-        bucketed(y, s, m, keyed, nb)
+        bucketed(y, s, m, keyed, nb, big)
     }
 }
 
@@ -588,14 +600,17 @@ mod tests {
 
     fn check(y: &[u8], s: &[f64], what: &str) {
         for m in [Metric::RocAuc, Metric::AveragePrecision] {
-            let got = unit_binary(y, s, m)
-                .expect("metric")
-                .unwrap_or_else(|| panic!("{what}: no bucketing"));
             let want = reference(y, s, m);
-            assert!(
-                (got - want).abs() < 1e-12 || (got.is_nan() && want.is_nan()),
-                "{what} {m:?}: {got} vs {want}"
-            );
+            // Also with a small `big`, so that buckets take the parallel sort too.
+            for big in [BIG, 1 << 10] {
+                let got = unit_binary_at(y, s, m, big)
+                    .expect("metric")
+                    .unwrap_or_else(|| panic!("{what}: no bucketing"));
+                assert!(
+                    (got - want).abs() < 1e-12 || (got.is_nan() && want.is_nan()),
+                    "{what} {m:?} big={big}: {got} vs {want}"
+                );
+            }
         }
     }
 
