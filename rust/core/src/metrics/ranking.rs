@@ -10,6 +10,9 @@
 //! scikit-learn's `drop_intermediate` does, leaves the area unchanged); with unit weights
 //! the sum is computed in exact integer-valued floats and divided once. Average precision
 //! is scikit-learn's step sum `sum_n (R_n - R_{n-1}) P_n`.
+//!
+//! A binary metric with unit weights ([`binary_metric`] without weights) skips the sort:
+//! [`super::bucket`] cuts the score range into buckets and finishes each in cache.
 
 use rayon::prelude::*;
 
