@@ -114,8 +114,9 @@ impl<const AUC: bool> Acc<AUC> {
         if AUC {
             self.u2 += u128::from(pos) * u128::from(self.nn2 - 2 * self.fp - neg);
         } else if pos > 0 {
-            let t = (self.tp + pos) as f64;
-            self.ap += pos as f64 * (t / (t + (self.fp + neg) as f64));
+            let t = (self.tp + pos) as i64 as f64;
+            let seen = (self.tp + pos + self.fp + neg) as i64 as f64;
+            self.ap += pos as i64 as f64 * (t / seen);
         }
         self.tp += pos;
         self.fp += neg;
@@ -127,8 +128,10 @@ impl<const AUC: bool> Acc<AUC> {
         if AUC {
             self.u2 += u128::from(l * (self.nn2 - 2 * self.fp));
         } else {
-            let t = (self.tp + l) as f64;
-            self.ap += l as f64 * (t / (t + (self.fp + 1 - l) as f64));
+            // Counts are below 2^63: converting through i64 is one instruction.
+            let t = (self.tp + l) as i64 as f64;
+            let seen = (self.tp + self.fp + 1) as i64 as f64;
+            self.ap += (l as i64 as f64) * (t / seen);
         }
         self.tp += l;
         self.fp += 1 - l;
