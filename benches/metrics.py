@@ -2,6 +2,7 @@
 
     python benches/metrics.py            # default sizes (about a minute or two)
     python benches/metrics.py --large    # the sizes of issue 4 (n = 10**7 / 10**8; slow peers)
+    python benches/metrics.py --large --cases binary_ranking   # only these functions
 
 Every row times the same call on the same arrays, checks that the answers agree and
 prints peer time / longtail time. Other benchmark functions can be added to
@@ -192,11 +193,23 @@ def binned_streaming_auroc(large: bool) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="the sizes of issue 4")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        metavar="NAME",
+        help="run only these benchmark functions (of: "
+        + ", ".join(fn.__name__ for fn in BENCHMARKS)
+        + ")",
+    )
     args = parser.parse_args()
+    chosen = [fn for fn in BENCHMARKS if not args.cases or fn.__name__ in args.cases]
+    if args.cases and len(chosen) != len(set(args.cases)):
+        known = {fn.__name__ for fn in BENCHMARKS}
+        parser.error(f"unknown case(s): {sorted(set(args.cases) - known)}")
     warnings.filterwarnings("ignore")
     print(f"# {machine()}\n")
     rows = []
-    for fn in BENCHMARKS:
+    for fn in chosen:
         rows.extend(fn(args.large))
         print(table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
     print()

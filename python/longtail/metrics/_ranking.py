@@ -51,6 +51,14 @@ def _check_pos_label(pos_label: Any, classes: np.ndarray) -> Any:
     return pos_label
 
 
+def _indicator(y: np.ndarray, value: Any) -> np.ndarray:
+    """``y == value`` as a contiguous uint8 array (a view of the boolean result: no copy)."""
+    eq = y == value
+    if isinstance(eq, np.ndarray) and eq.dtype == np.bool_ and eq.shape == y.shape:
+        return np.ascontiguousarray(eq).view(np.uint8)
+    return np.ascontiguousarray(eq, dtype=np.uint8)
+
+
 def _binary_truth(y_true: Any, pos_label: Any) -> np.ndarray:
     """``y_true == pos_label`` as uint8, after scikit-learn's checks of the target."""
     y = labels_array(y_true, "y_true")
@@ -59,7 +67,7 @@ def _binary_truth(y_true: Any, pos_label: Any) -> np.ndarray:
         raise ValueError(f"y_true: {y_type} format is not supported")
     assert classes is not None
     pos_label = _check_pos_label(pos_label, classes)
-    return np.ascontiguousarray(y == pos_label, dtype=np.uint8)
+    return _indicator(y, pos_label)
 
 
 def _clf_curve(
@@ -398,7 +406,7 @@ def roc_auc_score(
         if classes.size < 2:
             y01 = np.zeros(y.shape[0], dtype=np.uint8)
         else:
-            y01 = np.ascontiguousarray(y == classes[-1], dtype=np.uint8)
+            y01 = _indicator(y, classes[-1])
         return _binary_roc_auc(y01, s, w, max_fpr)
     if y_type == "multilabel-indicator":
         y_ind = np.ascontiguousarray(y, dtype=np.uint8)
@@ -526,7 +534,7 @@ def average_precision_score(
             )
         if s.ndim != 1:
             raise ValueError(f"y_score: expected a 1-D array, got shape {s.shape}")
-        y01 = np.ascontiguousarray(y == pos_label, dtype=np.uint8)
+        y01 = _indicator(y, pos_label)
         return _binary_ap(y01, s, w)
     if y_type == "multilabel-indicator":
         if pos_label != 1:

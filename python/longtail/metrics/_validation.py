@@ -47,6 +47,9 @@ def unique(y: np.ndarray) -> np.ndarray:
     if y.dtype.kind in "iub" and y.ndim == 1:
         a = np.ascontiguousarray(y, dtype=np.int64)
         lo_hi = _core.label_range(a, _EMPTY)
+        if lo_hi is not None and lo_hi[1] - lo_hi[0] <= 1:
+            # The minimum and the maximum are present: nothing lies between them.
+            return np.unique(np.array(lo_hi, dtype=y.dtype))
         if lo_hi is not None and lo_hi[1] - lo_hi[0] < _BITMAP_RANGE:
             return _core.present_labels(a, _EMPTY, *lo_hi).astype(y.dtype, copy=False)
     return np.unique(y)

@@ -10,9 +10,13 @@
 //! scikit-learn's `drop_intermediate` does, leaves the area unchanged); with unit weights
 //! the sum is computed in exact integer-valued floats and divided once. Average precision
 //! is scikit-learn's step sum `sum_n (R_n - R_{n-1}) P_n`.
+//!
+//! A binary metric with unit weights ([`binary_metric`] without weights) skips the sort:
+//! [`super::bucket`] cuts the score range into buckets and finishes each in cache.
 
 use rayon::prelude::*;
 
+use super::bucket::unit_binary;
 use super::sort::{desc_key, from_desc_key, lsd_sort_serial, sort_stable, Keyed};
 use crate::{Error, Result};
 
@@ -194,7 +198,7 @@ fn metric_of<T: Weighted>(m: Metric, pos: &[T], neg: &[T]) -> f64 {
     }
 }
 
-fn check_len(n: usize, other: usize, arg: &str) -> Result<()> {
+pub(super) fn check_len(n: usize, other: usize, arg: &str) -> Result<()> {
     if n != other {
         return Err(Error::value(
             arg,
@@ -211,7 +215,7 @@ fn check_weights(w: &[f64]) -> Result<()> {
     Ok(())
 }
 
-fn non_finite() -> Error {
+pub(super) fn non_finite() -> Error {
     Error::value("y_score", "contains NaN or infinity")
 }
 
@@ -263,70 +267,6 @@ fn split_unit(y: &[u8], s: &[f64]) -> Result<(Vec<u64>, Vec<u64>)> {
         return Err(non_finite());
     }
     Ok((pos, neg))
-}
-
-/// ROC AUC or average precision of sorted unit-weight keys, in parallel over tie groups
-/// of the positives: for each distinct positive key k, `lt`/`le` count the negatives
-/// scored strictly above / at least as high, found by a pointer that only moves forward.
-/// AUC uses twice the Mann-Whitney U in exact integers; AP is
-/// sum_k cnt(k) * precision(k) / P with precision(k) = tp(k) / (tp(k) + le).
-fn unit_metric(m: Metric, pos: &[u64], neg: &[u64]) -> f64 {
-    let (np, nn) = (pos.len(), neg.len());
-    if np == 0 {
-        return match m {
-            Metric::RocAuc => f64::NAN,
-            Metric::AveragePrecision => 0.0,
-        };
-    }
-    if nn == 0 && m == Metric::RocAuc {
-        return f64::NAN;
-    }
-    let parts = (rayon::current_num_threads() * 4).max(1);
-    let mut bounds: Vec<usize> = (0..=parts).map(|t| t * np / parts).collect();
-    for b in bounds.iter_mut() {
-        // Never split a tie group between two chunks.
-        while *b > 0 && *b < np && pos[*b] == pos[*b - 1] {
-            *b += 1;
-        }
-    }
-    bounds.dedup();
-    let ranges: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let (u2, ap) = ranges
-        .into_par_iter()
-        .map(|(a, b)| {
-            let mut j = neg.partition_point(|&x| x < pos[a]);
-            let (mut u2, mut ap) = (0u128, 0.0f64);
-            let mut i = a;
-            while i < b {
-                let k = pos[i];
-                let mut e = i + 1;
-                while e < b && pos[e] == k {
-                    e += 1;
-                }
-                while j < nn && neg[j] < k {
-                    j += 1;
-                }
-                let mut le = j;
-                while le < nn && neg[le] == k {
-                    le += 1;
-                }
-                let cnt = (e - i) as u128;
-                match m {
-                    Metric::RocAuc => u2 += cnt * (2 * nn - j - le) as u128,
-                    Metric::AveragePrecision => {
-                        ap += (e - i) as f64 * (e as f64 / (e + le) as f64);
-                    }
-                }
-                j = le;
-                i = e;
-            }
-            (u2, ap)
-        })
-        .reduce(|| (0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
-    match m {
-        Metric::RocAuc => u2 as f64 / (2.0 * np as f64 * nn as f64),
-        Metric::AveragePrecision => (ap / np as f64).max(0.0),
-    }
 }
 
 /// Positive and negative sides of one weighted binary problem.
@@ -389,11 +329,14 @@ pub fn binary_curve(y: &[u8], s: &[f64], w: Option<&[f64]>) -> Result<Curve> {
 /// ROC AUC is NaN when either class has no weight.
 pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Result<f64> {
     match w {
-        None => {
-            let (mut p, mut q) = split_unit(y, s)?;
-            sort_both(&mut p, &mut q);
-            Ok(unit_metric(m, &p, &q))
-        }
+        None => match unit_binary(y, s, m)? {
+            Some(v) => Ok(v),
+            None => {
+                let (mut p, mut q) = split_unit(y, s)?;
+                sort_both(&mut p, &mut q);
+                Ok(metric_of(m, &p, &q))
+            }
+        },
         Some(w) => {
             let (mut p, mut q) = split_weighted(y, s, w)?;
             sort_both(&mut p, &mut q);
@@ -779,10 +722,15 @@ mod timing {
         let t = std::time::Instant::now();
         let a = auc_of(&p, &q);
         eprintln!("walk {:?} {a}", t.elapsed());
-        let t = std::time::Instant::now();
-        let b = unit_metric(Metric::RocAuc, &p, &q);
-        eprintln!("parallel walk {:?} {b}", t.elapsed());
-        assert!((a - b).abs() < 1e-14);
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let b = binary_metric(&y, &sc, None, Metric::RocAuc).expect("auc");
+            eprintln!("bucketed auc {:?} {b}", t.elapsed());
+            assert!((a - b).abs() < 1e-14);
+            let t = std::time::Instant::now();
+            let c = binary_metric(&y, &sc, None, Metric::AveragePrecision).expect("ap");
+            eprintln!("bucketed ap {:?} {c} {}", t.elapsed(), ap_of(&p, &q));
+        }
         let base: Vec<u64> = sc[..n / 2].iter().map(|&x| desc_key(x)).collect();
         let mut v = base.clone();
         let t = std::time::Instant::now();

@@ -171,18 +171,34 @@ pub fn lsd_sort_serial<T: Keyed>(v: &mut [T], buf: &mut Vec<T>) {
 
 /// Sort `v` stably by key; parallel for large inputs.
 pub fn sort_stable<T: Keyed>(v: &mut Vec<T>) {
+    if let Some(out) = par_sort_into(v) {
+        *v = out;
+    }
+}
+
+/// Sort the slice `v` stably by key; parallel for large inputs (one extra copy back).
+pub fn sort_stable_slice<T: Keyed>(v: &mut [T]) {
+    if let Some(out) = par_sort_into(v) {
+        v.par_chunks_mut(1 << 16)
+            .zip(out.par_chunks(1 << 16))
+            .for_each(|(a, b)| a.copy_from_slice(b));
+    }
+}
+
+/// Sort `v` in place when it is small (None), or return its sorted copy.
+fn par_sort_into<T: Keyed>(v: &mut [T]) -> Option<Vec<T>> {
     let n = v.len();
     let threads = rayon::current_num_threads();
     if n < PAR_MIN || threads < 2 {
         msd_sort(v, &mut Vec::new());
-        return;
+        return None;
     }
     let (lo, hi) = v
         .par_chunks(1 << 16)
         .map(min_max)
         .reduce(|| (u64::MAX, 0u64), |(a, b), (c, d)| (a.min(c), b.max(d)));
     if lo == hi {
-        return;
+        return None;
     }
     let (shift, mask, nb) = digit(lo, hi, n);
     let bucket = |x: &T| ((x.key() >> shift) & mask) as usize;
@@ -199,7 +215,7 @@ pub fn sort_stable<T: Keyed>(v: &mut Vec<T>) {
             h
         })
         .collect();
-    let mut out: Vec<T> = v.clone();
+    let mut out: Vec<T> = v.to_vec();
     // Carve `out` into bucket-major, chunk-minor slices: chunk t's part of bucket b
     // follows the parts of chunks < t, which keeps the pass stable.
     let nchunks = hists.len();
@@ -245,7 +261,7 @@ pub fn sort_stable<T: Keyed>(v: &mut Vec<T>) {
     buckets
         .into_par_iter()
         .for_each_init(Vec::new, |buf, s| msd_sort(s, buf));
-    *v = out;
+    Some(out)
 }
 
 #[cfg(test)]
