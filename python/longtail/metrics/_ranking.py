@@ -20,7 +20,7 @@ from longtail.metrics._validation import (
     check_length,
     labels_array,
     score_array,
-    target_type,
+    target_with_indicator,
     unique,
     weight_array,
 )
@@ -51,23 +51,14 @@ def _check_pos_label(pos_label: Any, classes: np.ndarray) -> Any:
     return pos_label
 
 
-def _indicator(y: np.ndarray, value: Any) -> np.ndarray:
-    """``y == value`` as a contiguous uint8 array (a view of the boolean result: no copy)."""
-    eq = y == value
-    if isinstance(eq, np.ndarray) and eq.dtype == np.bool_ and eq.shape == y.shape:
-        return np.ascontiguousarray(eq).view(np.uint8)
-    return np.ascontiguousarray(eq, dtype=np.uint8)
-
-
 def _binary_truth(y_true: Any, pos_label: Any) -> np.ndarray:
     """``y_true == pos_label`` as uint8, after scikit-learn's checks of the target."""
     y = labels_array(y_true, "y_true")
-    y_type, classes = target_type(y)
+    y_type, classes, ind = target_with_indicator(y, 1 if pos_label is None else pos_label)
     if not (y_type == "binary" or (y_type == "multiclass" and pos_label is not None)):
         raise ValueError(f"y_true: {y_type} format is not supported")
     assert classes is not None
-    pos_label = _check_pos_label(pos_label, classes)
-    return _indicator(y, pos_label)
+    return ind(_check_pos_label(pos_label, classes))
 
 
 def _clf_curve(
@@ -384,7 +375,7 @@ def roc_auc_score(
     if max_fpr is not None and not (0 < max_fpr <= 1):
         raise ValueError(f"max_fpr: expected max_fpr in range (0, 1], got: {max_fpr!r}")
     y = labels_array(y_true, "y_true")
-    y_type, classes = target_type(y)
+    y_type, classes, ind = target_with_indicator(y, 1)
     s = score_array(y_score)
     check_length(y, s, "y_score")
     w = weight_array(sample_weight, y.shape[0])
@@ -406,7 +397,7 @@ def roc_auc_score(
         if classes.size < 2:
             y01 = np.zeros(y.shape[0], dtype=np.uint8)
         else:
-            y01 = _indicator(y, classes[-1])
+            y01 = ind(classes[-1])
         return _binary_roc_auc(y01, s, w, max_fpr)
     if y_type == "multilabel-indicator":
         y_ind = np.ascontiguousarray(y, dtype=np.uint8)
@@ -521,7 +512,7 @@ def average_precision_score(
             f"average: must be None, 'micro', 'macro', 'samples' or 'weighted', got {average!r}"
         )
     y = labels_array(y_true, "y_true")
-    y_type, present = target_type(y)
+    y_type, present, ind = target_with_indicator(y, pos_label)
     s = score_array(y_score)
     check_length(y, s, "y_score")
     w = weight_array(sample_weight, y.shape[0])
@@ -534,7 +525,7 @@ def average_precision_score(
             )
         if s.ndim != 1:
             raise ValueError(f"y_score: expected a 1-D array, got shape {s.shape}")
-        y01 = _indicator(y, pos_label)
+        y01 = ind(pos_label)
         return _binary_ap(y01, s, w)
     if y_type == "multilabel-indicator":
         if pos_label != 1:

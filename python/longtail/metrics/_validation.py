@@ -7,17 +7,26 @@ labels present), which keeps validation from dominating the run time on large in
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from longtail import _core
 from longtail._checks import to_numpy
 
-__all__ = ["labels_array", "unique", "target_type", "score_array", "weight_array"]
+__all__ = [
+    "labels_array",
+    "unique",
+    "target_type",
+    "target_with_indicator",
+    "indicator",
+    "score_array",
+    "weight_array",
+]
 
 _BITMAP_RANGE = 1 << 26
 _EMPTY = np.empty(0, dtype=np.int64)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def labels_array(y: Any, name: str) -> np.ndarray:
@@ -46,12 +55,19 @@ def unique(y: np.ndarray) -> np.ndarray:
     """
     if y.dtype.kind in "iub" and y.ndim == 1:
         a = np.ascontiguousarray(y, dtype=np.int64)
-        lo_hi = _core.label_range(a, _EMPTY)
-        if lo_hi is not None and lo_hi[1] - lo_hi[0] <= 1:
-            # The minimum and the maximum are present: nothing lies between them.
-            return np.unique(np.array(lo_hi, dtype=y.dtype))
-        if lo_hi is not None and lo_hi[1] - lo_hi[0] < _BITMAP_RANGE:
-            return _core.present_labels(a, _EMPTY, *lo_hi).astype(y.dtype, copy=False)
+        return _unique_in_range(y, a, _core.label_range(a, _EMPTY))
+    return np.unique(y)
+
+
+def _unique_in_range(
+    y: np.ndarray, a: np.ndarray, lo_hi: Optional[tuple[int, int]]
+) -> np.ndarray:
+    """``unique(y)`` given ``a`` (``y`` as int64) and its ``(min, max)``."""
+    if lo_hi is not None and lo_hi[1] - lo_hi[0] <= 1:
+        # The minimum and the maximum are present: nothing lies between them.
+        return np.unique(np.array(lo_hi, dtype=y.dtype))
+    if lo_hi is not None and lo_hi[1] - lo_hi[0] < _BITMAP_RANGE:
+        return _core.present_labels(a, _EMPTY, *lo_hi).astype(y.dtype, copy=False)
     return np.unique(y)
 
 
@@ -73,7 +89,55 @@ def target_type(y: np.ndarray) -> tuple[str, Optional[np.ndarray]]:
     if y.dtype.kind == "f" and np.any(y != np.trunc(y)):
         return "continuous", None
     classes = unique(y)
-    return ("multiclass" if classes.size > 2 else "binary"), classes
+    return _type_of_classes(classes), classes
+
+
+def _type_of_classes(classes: np.ndarray) -> str:
+    return "multiclass" if classes.size > 2 else "binary"
+
+
+def indicator(y: np.ndarray, value: Any) -> np.ndarray:
+    """``y == value`` as a contiguous uint8 array (a view of the boolean result: no copy).
+
+    >>> indicator(np.array([2, 1, 2]), 2).tolist()
+    [1, 0, 1]
+    """
+    eq = y == value
+    if isinstance(eq, np.ndarray) and eq.dtype == np.bool_ and eq.shape == y.shape:
+        return np.ascontiguousarray(eq).view(np.uint8)
+    return np.ascontiguousarray(eq, dtype=np.uint8)
+
+
+def target_with_indicator(
+    y: np.ndarray, guess: Any
+) -> tuple[str, Optional[np.ndarray], Callable[[Any], np.ndarray]]:
+    """``target_type(y)`` and a function ``value -> indicator(y, value)``.
+
+    For 1-D integer labels one pass finds the label range and ``y == guess`` together;
+    the function returns that mask when asked for ``guess`` and computes any other
+    value afresh, so a wrong guess costs one more pass, never a wrong answer.
+
+    >>> kind, classes, ind = target_with_indicator(np.array([0, 1, 1]), 1)
+    >>> kind, classes.tolist(), ind(1).tolist()
+    ('binary', [0, 1], [0, 1, 1])
+    """
+    if not (
+        y.ndim == 1
+        and (y.dtype.kind in "ib" or (y.dtype.kind == "u" and y.dtype.itemsize < 8))
+        and isinstance(guess, (int, np.integer))
+        and _INT64_MIN <= guess <= _INT64_MAX
+    ):
+        kind, classes = target_type(y)
+        return kind, classes, lambda value: indicator(y, value)
+    a = np.ascontiguousarray(y, dtype=np.int64)
+    lo_hi, mask = _core.label_range_eq(a, int(guess))
+    classes = _unique_in_range(y, a, lo_hi)
+
+    def ind(value: Any) -> np.ndarray:
+        same = isinstance(value, (int, np.integer)) and value == guess
+        return mask if same else indicator(y, value)
+
+    return _type_of_classes(classes), classes, ind
 
 
 def score_array(y_score: Any, name: str = "y_score") -> np.ndarray:

@@ -153,6 +153,21 @@ fn label_range(
     run::detached(py, || Ok(confusion::label_range(a, b)))
 }
 
+/// `(min, max)` of a label array, None when empty.
+type Range = Option<(i64, i64)>;
+
+/// `((min, max) or None, a == value as uint8)` from one pass over `a`.
+#[pyfunction]
+fn label_range_eq<'py>(
+    py: Python<'py>,
+    a: PyReadonlyArray1<'py, i64>,
+    value: i64,
+) -> PyResult<(Range, Bound<'py, PyArray1<u8>>)> {
+    let a = slice1(&a, "y_true")?;
+    let (range, mask) = run::detached(py, || Ok(confusion::label_range_eq(a, value)))?;
+    Ok((range, PyArray1::from_vec(py, mask)))
+}
+
 /// Sorted distinct values of both arrays, all within `[lo, hi]` (a bitmap pass).
 #[pyfunction]
 fn present_labels<'py>(
@@ -244,6 +259,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(per_column_score, m)?)?;
     m.add_function(wrap_pyfunction!(ovo_pair_auc, m)?)?;
     m.add_function(wrap_pyfunction!(label_range, m)?)?;
+    m.add_function(wrap_pyfunction!(label_range_eq, m)?)?;
     m.add_function(wrap_pyfunction!(present_labels, m)?)?;
     m.add_function(wrap_pyfunction!(confusion_matrix_lut, m)?)?;
     m.add_function(wrap_pyfunction!(confusion_matrix_auto, m)?)?;

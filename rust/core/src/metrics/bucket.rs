@@ -35,7 +35,7 @@ use crate::Result;
 /// Items per chunk of the first pass.
 const CH: usize = 1 << 16;
 /// Most bits of the bucket digit.
-const MAX_BITS: u32 = 10;
+const MAX_BITS: u32 = 11;
 /// Buckets larger than this are sorted by the parallel sort.
 const BIG: usize = 1 << 21;
 /// Sub-buckets at most this large are sorted by insertion.
@@ -297,13 +297,18 @@ struct Counts {
 }
 
 fn count<B: Bucketer>(y: &[u8], s: &[f64], map: B, nb: usize) -> Counts {
-    let chunk = y.len().div_ceil(rayon::current_num_threads() * 4).max(CH);
+    // At most 2^31 items per chunk: a chunk's counts share one u64 per bucket.
+    let chunk = y
+        .len()
+        .div_ceil(rayon::current_num_threads() * 4)
+        .clamp(CH, 1 << 31);
     type Part = (Vec<usize>, Vec<usize>, Vec<u64>, u64, u64);
     let parts: Vec<Part> = y
         .par_chunks(chunk)
         .zip(s.par_chunks(chunk))
         .map(|(yc, sc)| {
-            let (mut h, mut hp) = (vec![0usize; nb], vec![0usize; nb]);
+            // Items in the low half, positives in the high half: one add per item.
+            let mut both = vec![0u64; nb];
             let mut base = vec![u64::MAX; nb];
             let (mut lo, mut hi) = (u64::MAX, 0u64);
             for (&t, &x) in yc.iter().zip(sc) {
@@ -311,10 +316,11 @@ fn count<B: Bucketer>(y: &[u8], s: &[f64], map: B, nb: usize) -> Counts {
                 lo = lo.min(k);
                 hi = hi.max(k);
                 let b = map.bucket(x, k);
-                h[b] += 1;
-                hp[b] += usize::from(t != 0);
+                both[b] += 1 | u64::from(t != 0) << 32;
                 base[b] = base[b].min(k);
             }
+            let h = both.iter().map(|&c| (c & 0xFFFF_FFFF) as usize).collect();
+            let hp = both.iter().map(|&c| (c >> 32) as usize).collect();
             (h, hp, base, lo, hi)
         })
         .collect();

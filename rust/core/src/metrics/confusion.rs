@@ -29,6 +29,26 @@ pub fn label_range(a: &[i64], b: &[i64]) -> Option<(i64, i64)> {
     (lo <= hi).then_some((lo, hi))
 }
 
+/// [`label_range`] of `a` together with `a == value` as 0/1 bytes, in one parallel pass
+/// (binary ranking metrics need both, and each alone is a pass over 8 bytes per item).
+pub fn label_range_eq(a: &[i64], value: i64) -> (Option<(i64, i64)>, Vec<u8>) {
+    const CHUNK: usize = 1 << 16;
+    let mut mask = vec![0u8; a.len()];
+    let (lo, hi) = a
+        .par_chunks(CHUNK)
+        .zip(mask.par_chunks_mut(CHUNK))
+        .map(|(c, m)| {
+            let mut range = (i64::MAX, i64::MIN);
+            for (&v, o) in c.iter().zip(m.iter_mut()) {
+                range = (range.0.min(v), range.1.max(v));
+                *o = u8::from(v == value);
+            }
+            range
+        })
+        .reduce(|| (i64::MAX, i64::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+    ((lo <= hi).then_some((lo, hi)), mask)
+}
+
 /// The sorted distinct values of both arrays, all inside `[lo, hi]`, by a bitmap.
 pub fn present_labels(a: &[i64], b: &[i64], lo: i64, hi: i64) -> Result<Vec<i64>> {
     let range = (hi as i128 - lo as i128 + 1) as u64;
@@ -246,5 +266,14 @@ mod tests {
         );
         assert_eq!(label_range(&[], &[]), None);
         assert!(confusion_counts(&[1], &[1, 2], 0, &lut, 2).is_err());
+    }
+
+    #[test]
+    fn range_and_mask_in_one_pass() {
+        let a: Vec<i64> = (0..200_000).map(|i| (i * 7919 % 5) as i64 - 1).collect();
+        let (range, mask) = label_range_eq(&a, 2);
+        assert_eq!(range, label_range(&a, &[]));
+        assert!(mask.iter().zip(&a).all(|(&m, &v)| m == u8::from(v == 2)));
+        assert_eq!(label_range_eq(&[], 0), (None, vec![]));
     }
 }
