@@ -212,6 +212,37 @@ def test_input_kinds_agree():
         assert abs(got - want) < TOL
 
 
+@pytest.mark.parametrize(
+    "labels, dtype",
+    [
+        ((0, 1), np.int64),
+        ((-1, 1), np.int32),
+        ((1, 2), np.int64),
+        ((0, 5), np.int16),
+        ((3, 4), np.uint8),
+        ((0, 1), np.uint64),
+        ((0, 1), bool),
+    ],
+)
+def test_label_encodings_and_pos_label(labels, dtype):
+    # Integer labels take a fused range-and-mask pass that guesses the positive label;
+    # a wrong guess must fall back, so every encoding and pos_label agrees with sklearn.
+    rng = np.random.default_rng(5)
+    y = np.asarray(labels, dtype=dtype)[rng.integers(0, 2, 400)]
+    s = np.round(rng.random(400), 2)
+    same(*both("roc_auc_score", y, s))
+    for pos in [labels[1], np.int64(labels[0]), float(labels[1])]:
+        pos = bool(pos) if dtype is bool else pos
+        same(*both("average_precision_score", y, s, pos_label=pos))
+        for a, b in zip(lm.roc_curve(y, s, pos_label=pos), skm.roc_curve(y, s, pos_label=pos)):
+            same(a, b)
+        for a, b in zip(
+            lm.precision_recall_curve(y, s, pos_label=pos),
+            skm.precision_recall_curve(y, s, pos_label=pos),
+        ):
+            same(a, b)
+
+
 @pytest.mark.slow
 def test_large_binary_matches_exactly():
     rng = np.random.default_rng(3)
