@@ -9,18 +9,23 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// `g = -2 * xb (rows x d) * c (k x d)^T`; `xb` a block of rows of `X` and `c`
-/// row-major, `g` column-major (`g[j * rows + r]`), so the argmin below sweeps whole
-/// columns. faer packs the row-major block itself; measured on AVX-512 that is faster
-/// than handing it a pre-transposed copy once `k >= 20` (87 against 68 GFLOP/s per
-/// core at k = 100), and it saves a copy of `X`.
+/// `g = -2 * x * c^T` for a block `x` of rows (`rows x d`, any faer layout) and `c`
+/// row-major (`k x d`); `g` is column-major (`g[j * rows + r]`), so the argmin below
+/// sweeps whole columns.
+#[inline]
+pub(crate) fn cross<T: Scalar>(x: MatRef<'_, T>, c: &[T], k: usize, g: &mut [T]) {
+    let (rows, d) = (x.nrows(), x.ncols());
+    let dst = MatMut::from_column_major_slice_mut(&mut g[..rows * k], rows, k);
+    let rhs = MatRef::from_row_major_slice(&c[..k * d], k, d).transpose();
+    matmul(dst, Accum::Replace, x, rhs, T::from_f64(-2.0), Par::Seq);
+}
+
+/// [`cross`] of a row-major block `xb` of `X`. faer packs the block itself; measured on
+/// AVX-512 that is faster than handing it a pre-transposed copy once `k >= 20` (87
+/// against 68 GFLOP/s per core at k = 100), and it saves a copy of `X`.
 #[inline]
 pub(crate) fn gemm_cross<T: Scalar>(xb: &[T], d: usize, c: &[T], k: usize, g: &mut [T]) {
-    let rows = xb.len() / d;
-    let dst = MatMut::from_column_major_slice_mut(&mut g[..rows * k], rows, k);
-    let lhs = MatRef::from_row_major_slice(xb, rows, d);
-    let rhs = MatRef::from_row_major_slice(c, k, d).transpose();
-    matmul(dst, Accum::Replace, lhs, rhs, T::from_f64(-2.0), Par::Seq);
+    cross(MatRef::from_row_major_slice(xb, xb.len() / d, d), c, k, g);
 }
 
 /// Run `f(block_index, x_block, g)` over the fixed row blocks of `x` (row-major),
@@ -376,7 +381,7 @@ mod tests {
 #[cfg(test)]
 mod gemm_tests {
     use super::*;
-    use crate::cluster::testutil::random;
+    use crate::cluster::testutil::{assert_cross, random};
 
     #[test]
     fn gemm_cross_small_and_large_shapes() {
@@ -391,16 +396,7 @@ mod gemm_tests {
             let c = random(k, d, 2);
             let mut g = vec![0.0; rows * k];
             gemm_cross(&x, d, &c, k, &mut g);
-            for r in 0..rows {
-                for j in 0..k {
-                    let want: f64 = -2.0 * (0..d).map(|t| x[r * d + t] * c[j * d + t]).sum::<f64>();
-                    assert!(
-                        (g[j * rows + r] - want).abs() < 1e-9,
-                        "{rows} {d} {k}: {r} {j} {} {want}",
-                        g[j * rows + r]
-                    );
-                }
-            }
+            assert_cross(&x, &c, d, &g);
         }
     }
 }

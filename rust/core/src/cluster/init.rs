@@ -2,12 +2,11 @@
 //! variant: several candidate centres per step, keep the one that lowers the potential
 //! most) and uniform random rows.
 
-use super::assign::row_sq_norms;
+use super::assign::{cross, row_sq_norms};
 use super::{check_k, check_shape, simd, Kernel, Scalar, BLOCK};
 use crate::error::{Error, Result};
 use crate::rng::{bounded, uniform, Rng};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::MatRef;
 use rayon::prelude::*;
 
 /// How to choose the first centres.
@@ -184,23 +183,6 @@ fn pack_blocks<T: Scalar>(x: &[T], d: usize) -> Vec<T> {
     out
 }
 
-/// `g[j * rows + r] = -2 x_r . c_j` for a block `xb` of [`pack_blocks`] (column-major
-/// `rows x d`), `c` row-major (`t x d`), `g` column-major. For up to 8 candidates a
-/// register-tiled kernel (32 rows x `t` accumulators, compiled for AVX-512 or AVX2
-/// when the CPU has them); faer's GEMM reaches only 10-15 GFLOP/s per core with so
-/// few columns. More candidates go to faer.
-/// `g[j * rows + r] = -2 x_r . c_j` for a block `xb` of [`pack_blocks`] (column-major
-/// `rows x d`), `c` row-major (`t x d`), `g` column-major. faer's GEMM on a packed
-/// 256 x 128 block in cache runs at 70-95 GFLOP/s per core (AVX-512) for 4-7
-/// candidates; over all of a large X the pass is bound by memory speed instead.
-fn cross_packed<T: Scalar>(xb: &[T], d: usize, c: &[T], t: usize, g: &mut [T]) {
-    let rows = xb.len() / d;
-    let dst = MatMut::from_column_major_slice_mut(&mut g[..rows * t], rows, t);
-    let lhs = MatRef::from_column_major_slice(xb, rows, d);
-    let rhs = MatRef::from_row_major_slice(c, t, d).transpose();
-    matmul(dst, Accum::Replace, lhs, rhs, T::from_f64(-2.0), Par::Seq);
-}
-
 /// One candidate's column of a block: `g` (holding `-2 x.c`) becomes the squared
 /// distance `||x||^2 - 2 x.c + ||c||^2`, clipped at 0 and, when given, at the row's
 /// current closest distance; returns the column's sum (the block's potential).
@@ -277,7 +259,9 @@ fn plusplus<T: Scalar>(
         type Item<'a, T> = (usize, ((&'a [T], &'a mut [T]), &'a mut [f64]));
         let one = |(b, ((xb, db), pb)): Item<'_, T>| {
             let rows = xb.len() / d;
-            cross_packed(xb, d, cand, t, db);
+            // A packed 256 x 128 block in cache runs faer at 70-95 GFLOP/s per core
+            // (AVX-512) for 4-7 candidates; over a large X the pass is memory-bound.
+            cross(MatRef::from_column_major_slice(xb, rows, d), cand, t, db);
             pb.iter_mut().for_each(|p| *p = 0.0);
             let xn = &xnorm[b * BLOCK..b * BLOCK + rows];
             let cl = closest.map(|c| &c[b * BLOCK..b * BLOCK + rows]);
@@ -360,7 +344,7 @@ fn plusplus<T: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::testutil::blobs;
+    use crate::cluster::testutil::{assert_cross, blobs, random};
     use crate::rng::block_rng;
 
     #[test]
@@ -434,20 +418,14 @@ mod tests {
             (16, 3, 3),
             (50, 9, 11),
         ] {
-            let x = crate::cluster::testutil::random(rows, d, 1);
-            let c = crate::cluster::testutil::random(t, d, 2);
+            let x = random(rows, d, 1);
+            let c = random(t, d, 2);
+            // At most one block: `pack_blocks` leaves it one column-major matrix.
+            assert!(rows <= BLOCK);
             let xt = pack_blocks(&x, d);
             let mut g = vec![0.0; rows * t];
-            cross_packed(&xt, d, &c, t, &mut g);
-            for r in 0..rows {
-                for j in 0..t {
-                    let want: f64 = -2.0 * (0..d).map(|q| x[r * d + q] * c[j * d + q]).sum::<f64>();
-                    assert!(
-                        (g[j * rows + r] - want).abs() < 1e-9,
-                        "{rows} {d} {t}: {r} {j}"
-                    );
-                }
-            }
+            cross(MatRef::from_column_major_slice(&xt, rows, d), &c, t, &mut g);
+            assert_cross(&x, &c, d, &g);
         }
     }
 

@@ -213,4 +213,19 @@ pub(crate) mod testutil {
         let mut r = block_rng(seed, 1, 0, 0);
         (0..n * d).map(|_| uniform(&mut r)).collect()
     }
+
+    /// `g` (column-major, `rows x k`) holds `-2 x_r . c_j` for row-major `x` and `c`.
+    pub fn assert_cross(x: &[f64], c: &[f64], d: usize, g: &[f64]) {
+        let (rows, k) = (x.len() / d, c.len() / d);
+        for r in 0..rows {
+            for j in 0..k {
+                let want: f64 = -2.0 * (0..d).map(|t| x[r * d + t] * c[j * d + t]).sum::<f64>();
+                let got = g[j * rows + r];
+                assert!(
+                    (got - want).abs() < 1e-9,
+                    "{rows} {d} {k}: {r} {j} {got} {want}"
+                );
+            }
+        }
+    }
 }
