@@ -51,6 +51,33 @@ fn vec1<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, arg: &str) -> PyResult<&
         .map_err(|_| to_py(Error::value(arg, "must be a C-contiguous array")))
 }
 
+/// The centres as a row-major slice, checked to have `d` columns like X.
+fn centers_of<'a, T: Element>(c: &'a PyReadonlyArray2<'_, T>, d: usize) -> PyResult<&'a [T]> {
+    let (cs, dc) = mat(c, "centers")?;
+    if dc != d {
+        return Err(to_py(Error::value(
+            "centers",
+            format!("expected {d} columns, got {dc}"),
+        )));
+    }
+    Ok(cs)
+}
+
+/// `$body` on the f32 or f64 views `$a`, `$b`, `$c` of X, its row norms and the
+/// centres; a TypeError names the first array whose dtype differs from X's.
+macro_rules! with_same_dtype {
+    ($x:expr, $xn:expr, $centers:expr, |$a:ident, $b:ident, $c:ident| $body:expr) => {
+        match (&$x, &$xn, &$centers) {
+            (Arr2::F32($a), Arr1::F32($b), Arr2::F32($c)) => $body,
+            (Arr2::F64($a), Arr1::F64($b), Arr2::F64($c)) => $body,
+            (Arr2::F32(_), Arr1::F32(_), _) | (Arr2::F64(_), Arr1::F64(_), _) => {
+                Err(mismatch("centers"))
+            }
+            _ => Err(mismatch("x_squared_norms")),
+        }
+    };
+}
+
 fn mismatch(arg: &str) -> PyErr {
     to_py(Error::type_(
         arg,
@@ -180,13 +207,7 @@ fn kmeans_step<'py>(
     ) -> PyResult<StepOut<'py>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
-        let (cs, dc) = mat(c, "centers")?;
-        if dc != d {
-            return Err(to_py(Error::value(
-                "centers",
-                format!("expected {d} columns, got {dc}"),
-            )));
-        }
+        let cs = centers_of(c, d)?;
         let s = run::detached(py, || k::lloyd_step(xs, d, xn, cs, lo, true))?;
         Ok((
             rows_out(py, s.centers, d)?,
@@ -200,14 +221,7 @@ fn kmeans_step<'py>(
         Some(a) => Some(vec1(a, "labels_old")?),
         None => None,
     };
-    match (&x, &x_squared_norms, &centers) {
-        (Arr2::F32(a), Arr1::F32(b), Arr2::F32(c)) => go(py, a, b, c, lo),
-        (Arr2::F64(a), Arr1::F64(b), Arr2::F64(c)) => go(py, a, b, c, lo),
-        (Arr2::F32(_), Arr1::F32(_), _) | (Arr2::F64(_), Arr1::F64(_), _) => {
-            Err(mismatch("centers"))
-        }
-        _ => Err(mismatch("x_squared_norms")),
-    }
+    with_same_dtype!(x, x_squared_norms, centers, |a, b, c| go(py, a, b, c, lo))
 }
 
 /// Nearest centre of every row: (labels, squared distances).
@@ -264,13 +278,7 @@ fn kmeans_inertia(
         l: &[i64],
     ) -> PyResult<f64> {
         let (xs, d) = mat(x, "X")?;
-        let (cs, dc) = mat(c, "centers")?;
-        if dc != d {
-            return Err(to_py(Error::value(
-                "centers",
-                format!("expected {d} columns, got {dc}"),
-            )));
-        }
+        let cs = centers_of(c, d)?;
         run::detached(py, || {
             let n = k::check_shape(xs, d, "X")?;
             let kk = k::check_shape(cs, d, "centers")?;
@@ -305,24 +313,13 @@ fn kmeans_balance<'py>(
     ) -> PyResult<Out<'py>> {
         let (xs, d) = mat(x, "X")?;
         let xn = vec1(xn, "x_squared_norms")?;
-        let (cs, dc) = mat(c, "centers")?;
-        if dc != d {
-            return Err(to_py(Error::value(
-                "centers",
-                format!("expected {d} columns, got {dc}"),
-            )));
-        }
+        let cs = centers_of(c, d)?;
         let (c, l, s) = run::detached(py, || k::balance(xs, d, xn, cs, rounds, true))?;
         Ok((rows_out(py, c, d)?, PyArray1::from_vec(py, l), s))
     }
-    match (&x, &x_squared_norms, &centers) {
-        (Arr2::F32(a), Arr1::F32(b), Arr2::F32(c)) => go(py, a, b, c, max_rounds),
-        (Arr2::F64(a), Arr1::F64(b), Arr2::F64(c)) => go(py, a, b, c, max_rounds),
-        (Arr2::F32(_), Arr1::F32(_), _) | (Arr2::F64(_), Arr1::F64(_), _) => {
-            Err(mismatch("centers"))
-        }
-        _ => Err(mismatch("x_squared_norms")),
-    }
+    with_same_dtype!(x, x_squared_norms, centers, |a, b, c| go(
+        py, a, b, c, max_rounds
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
