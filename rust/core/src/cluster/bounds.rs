@@ -18,6 +18,7 @@
 //! result does not depend on the number of threads.
 
 use super::assign::{gemm_cross, map_blocks, row_sq_norms, sq_dist};
+use super::lloyd::relocate_empty;
 use super::{check_k, check_shape, simd, Kernel, Scalar, BLOCK};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -337,34 +338,14 @@ impl<T: Scalar> Lloyd<T> {
     /// Give every empty cluster one of the rows farthest from their centre (largest
     /// upper bound, ties by index), as scikit-learn; true if any was empty.
     fn relocate_empty(&mut self, x: &[T]) -> bool {
-        let mut counts = vec![0usize; self.k];
-        for &l in &self.labels {
-            counts[l as usize] += 1;
-        }
-        let empty: Vec<usize> = (0..self.k).filter(|&j| counts[j] == 0).collect();
-        if empty.is_empty() {
-            return false;
-        }
         let u = &self.upper;
-        let mut idx: Vec<usize> = (0..self.labels.len()).collect();
-        let m = empty.len().min(idx.len());
-        let key = |&a: &usize, &b: &usize| u[b].total_cmp(&u[a]).then(a.cmp(&b));
-        if m < idx.len() {
-            idx.select_nth_unstable_by(m, key);
-        }
-        idx.truncate(m);
-        idx.sort_by(key);
+        let Some(moves) = relocate_empty(&mut self.labels, self.k, |i| u[i]) else {
+            return false;
+        };
         let d = self.d;
-        for (&j, &i) in empty.iter().zip(&idx) {
-            // Never empty another cluster to fill this one.
-            let old = self.labels[i] as usize;
-            if counts[old] > 1 {
-                counts[old] -= 1;
-                counts[j] += 1;
-                self.labels[i] = j as i64;
-                self.upper[i] = direct(&x[i * d..(i + 1) * d], &self.centers[j * d..(j + 1) * d]);
-                self.lower[i] = 0.0;
-            }
+        for (i, j) in moves {
+            self.upper[i] = direct(&x[i * d..(i + 1) * d], &self.centers[j * d..(j + 1) * d]);
+            self.lower[i] = 0.0;
         }
         true
     }

@@ -42,30 +42,32 @@ fn update_centers<T: Scalar>(x: &[T], d: usize, labels: &[i64], old: &[T], par: 
     out
 }
 
-/// Give every empty cluster one of the points farthest from their centre (largest
-/// `dist`, ties by index), as scikit-learn's `_relocate_empty_clusters`: deterministic.
-fn relocate_empty<T: Scalar>(labels: &mut [i64], dist: &[T], k: usize) {
+/// Give every empty cluster one of the rows farthest from their centre (largest
+/// `far(row)`, ties by index), as scikit-learn's `_relocate_empty_clusters`:
+/// deterministic. Returns the rows moved and their new clusters, or None when no
+/// cluster was empty.
+pub(crate) fn relocate_empty(
+    labels: &mut [i64],
+    k: usize,
+    far: impl Fn(usize) -> f64,
+) -> Option<Vec<(usize, usize)>> {
     let mut counts = vec![0usize; k];
     for &l in labels.iter() {
         counts[l as usize] += 1;
     }
     let empty: Vec<usize> = (0..k).filter(|&j| counts[j] == 0).collect();
     if empty.is_empty() {
-        return;
+        return None;
     }
     let mut idx: Vec<usize> = (0..labels.len()).collect();
     let m = empty.len().min(idx.len());
-    let key = |&a: &usize, &b: &usize| {
-        dist[b]
-            .to_f64()
-            .total_cmp(&dist[a].to_f64())
-            .then(a.cmp(&b))
-    };
+    let key = |&a: &usize, &b: &usize| far(b).total_cmp(&far(a)).then(a.cmp(&b));
     if m < idx.len() {
         idx.select_nth_unstable_by(m, key);
     }
     idx.truncate(m);
     idx.sort_by(key);
+    let mut moves = Vec::with_capacity(m);
     for (&j, &i) in empty.iter().zip(&idx) {
         // Never empty another cluster to fill this one.
         let old = labels[i] as usize;
@@ -73,8 +75,10 @@ fn relocate_empty<T: Scalar>(labels: &mut [i64], dist: &[T], k: usize) {
             counts[old] -= 1;
             counts[j] += 1;
             labels[i] = j as i64;
+            moves.push((i, j));
         }
     }
+    Some(moves)
 }
 
 /// One Lloyd iteration from `centers` (`k x d`); `labels_old` (if any) counts changes.
@@ -106,7 +110,7 @@ pub fn lloyd_step<T: Scalar>(
     let near = nearest(x, d, xnorm, centers, k, par);
     let inertia: f64 = near.block_sums.iter().sum();
     let mut labels = near.labels;
-    relocate_empty(&mut labels, &near.dist, k);
+    relocate_empty(&mut labels, k, |i| near.dist[i].to_f64());
     let new = update_centers(x, d, &labels, centers, par);
     let shift = new
         .iter()
