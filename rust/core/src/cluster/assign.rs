@@ -153,26 +153,16 @@ pub(crate) fn nearest2<T: Scalar>(
     let cnorm = row_sq_norms(c, d);
     let parts = map_blocks(x, d, c, k, par, |b, xb, g| {
         let rows = xb.len() / d;
-        let mut out = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let (mut b1, mut v1, mut v2) = (0usize, f64::INFINITY, f64::INFINITY);
-            for j in 0..k {
-                let v = (g[j * rows + r] + cnorm[j]).to_f64();
-                if v < v1 {
-                    v2 = v1;
-                    v1 = v;
-                    b1 = j;
-                } else if v < v2 {
-                    v2 = v;
-                }
-            }
-            if k == 1 {
-                v2 = v1;
-            }
-            let xn = xnorm[b * BLOCK + r].to_f64();
-            out.push((b1 as i64, (xn + v1).max(0.0), (xn + v2).max(0.0)));
-        }
-        out
+        let xn = &xnorm[b * BLOCK..b * BLOCK + rows];
+        best_two(g, rows, k, &cnorm)
+            .into_iter()
+            .zip(xn)
+            .map(|((l, v1, v2), &xn)| {
+                let v2 = if k == 1 { v1 } else { v2 };
+                let xn = xn.to_f64();
+                (l, (xn + v1).max(0.0), (xn + v2).max(0.0))
+            })
+            .collect::<Vec<_>>()
     });
     let n = xnorm.len();
     let (mut l, mut b1, mut b2) = (
@@ -188,6 +178,58 @@ pub(crate) fn nearest2<T: Scalar>(
         }
     }
     (l, b1, b2)
+}
+
+/// Per row: (label, squared nearest, squared second-nearest) from a GEMM block `g`
+/// (`rows x k`, column-major, `-2 x.c`), `cn` the centres' squared norms (the rows'
+/// own norms are added by the caller). Ties keep the first centre.
+pub(crate) fn best_two<T: Scalar>(
+    g: &[T],
+    rows: usize,
+    k: usize,
+    cn: &[T],
+) -> Vec<(i64, f64, f64)> {
+    simd(BestTwo { g, rows, k, cn })
+}
+
+struct BestTwo<'a, T> {
+    g: &'a [T],
+    rows: usize,
+    k: usize,
+    cn: &'a [T],
+}
+
+impl<T: Scalar> Kernel for BestTwo<'_, T> {
+    type Out = Vec<(i64, f64, f64)>;
+    #[inline(always)]
+    fn run(self) -> Self::Out {
+        let BestTwo { g, rows, k, cn } = self;
+        let mut b1: Vec<T> = g[..rows].iter().map(|&v| v + cn[0]).collect();
+        let mut b2: Vec<T> = vec![T::from_f64(f64::INFINITY); rows];
+        let mut lab = vec![0u32; rows];
+        for j in 1..k {
+            let cj = cn[j];
+            let col = &g[j * rows..(j + 1) * rows];
+            // Branch-free (selects), so the sweep vectorises: with b1 <= b2,
+            // the new second is min(b2, max(b1, v)) and the new first min(b1, v).
+            for (((p, q), l), &c) in b1
+                .iter_mut()
+                .zip(b2.iter_mut())
+                .zip(lab.iter_mut())
+                .zip(col)
+            {
+                let v = c + cj;
+                let lt = v < *p;
+                let hi = if lt { *p } else { v };
+                *q = if hi < *q { hi } else { *q };
+                *l = if lt { j as u32 } else { *l };
+                *p = if lt { v } else { *p };
+            }
+        }
+        (0..rows)
+            .map(|r| (lab[r] as i64, b1[r].to_f64(), b2[r].to_f64()))
+            .collect()
+    }
 }
 
 /// Squared Euclidean distance by direct differences, accumulated in `f64` (eight

@@ -17,7 +17,7 @@
 //! state only and the recomputed rows are cut into fixed blocks in row order, so the
 //! result does not depend on the number of threads.
 
-use super::assign::{gemm_cross, map_blocks, row_sq_norms, sq_dist};
+use super::assign::{best_two, gemm_cross, map_blocks, row_sq_norms, sq_dist};
 use super::lloyd::relocate_empty;
 use super::{check_k, check_shape, simd, Kernel, Scalar, BLOCK};
 use crate::error::{Error, Result};
@@ -136,53 +136,6 @@ fn half_gaps<T: Scalar>(c: &[T], d: usize, k: usize) -> Vec<f64> {
             0.5 * m.max(0.0).sqrt()
         })
         .collect()
-}
-
-/// Per row: (label, squared nearest, squared second-nearest) from a GEMM block `g`
-/// (`rows x k`, column-major, `-2 x.c`), `cn` the centres' squared norms (the rows'
-/// own norms are added by the caller). Ties keep the first centre.
-fn best_two<T: Scalar>(g: &[T], rows: usize, k: usize, cn: &[T]) -> Vec<(i64, f64, f64)> {
-    simd(BestTwo { g, rows, k, cn })
-}
-
-struct BestTwo<'a, T> {
-    g: &'a [T],
-    rows: usize,
-    k: usize,
-    cn: &'a [T],
-}
-
-impl<T: Scalar> Kernel for BestTwo<'_, T> {
-    type Out = Vec<(i64, f64, f64)>;
-    #[inline(always)]
-    fn run(self) -> Self::Out {
-        let BestTwo { g, rows, k, cn } = self;
-        let mut b1: Vec<T> = g[..rows].iter().map(|&v| v + cn[0]).collect();
-        let mut b2: Vec<T> = vec![T::from_f64(f64::INFINITY); rows];
-        let mut lab = vec![0u32; rows];
-        for j in 1..k {
-            let cj = cn[j];
-            let col = &g[j * rows..(j + 1) * rows];
-            // Branch-free (selects), so the sweep vectorises: with b1 <= b2,
-            // the new second is min(b2, max(b1, v)) and the new first min(b1, v).
-            for (((p, q), l), &c) in b1
-                .iter_mut()
-                .zip(b2.iter_mut())
-                .zip(lab.iter_mut())
-                .zip(col)
-            {
-                let v = c + cj;
-                let lt = v < *p;
-                let hi = if lt { *p } else { v };
-                *q = if hi < *q { hi } else { *q };
-                *l = if lt { j as u32 } else { *l };
-                *p = if lt { v } else { *p };
-            }
-        }
-        (0..rows)
-            .map(|r| (lab[r] as i64, b1[r].to_f64(), b2[r].to_f64()))
-            .collect()
-    }
 }
 
 /// Hamerly's test for one block of rows (see [`Lloyd::assign_pruned`]): moves the
