@@ -241,6 +241,8 @@ def test_sync_without_process_group_is_a_no_op():
         (lambda: st.AUROC("binary", bins=16), [0.1, np.nan], [0, 1], "preds"),
         (lambda: st.AUROC("binary"), [0.1, np.nan], [0, 1], "preds"),
         (lambda: st.AUROC("binary"), [0.1, 0.2], [0, 2], "target"),
+        (lambda: st.AUROC("binary", bins=16), [0.1, 0.2], [0, 2], "target"),
+        (lambda: st.AveragePrecision("binary", bins=16), [0.1, 0.2], [-1, 1], "target"),
         (lambda: st.AUROC("multiclass", num_classes=3), [[0.1, 0.9]], [0], "preds"),
         (lambda: st.AUROC("multiclass", num_classes=2, bins=8), [[0.1, 0.9]], [2], "target"),
         (lambda: st.AUROC("multilabel", num_classes=2), [[0.1, 0.9]], [1], "target"),
@@ -254,6 +256,24 @@ def test_sync_without_process_group_is_a_no_op():
 def test_bad_input_names_the_argument(make, preds, target, match):
     with pytest.raises(ValueError, match=match):
         make().update(preds, target)
+
+
+@pytest.mark.parametrize("indexes", [None, [7, 8, 9]])
+def test_rejected_binned_binary_batch_changes_nothing(indexes):
+    # The binned binary path checks targets inside the kernel: a bad batch must leave
+    # the counts (and, with indexes, the ids seen) as they were.
+    acc = st.AUROC("binary", bins=8)
+    acc.update([0.2, 0.9], [0, 1])
+    before = acc.state_dict()
+    for preds, target in [([0.1, 0.5, 0.7], [0, 3, 1]), ([0.1, np.nan, 0.7], [0, 1, 1])]:
+        with pytest.raises(ValueError):
+            acc.update(preds, target, indexes=indexes)
+        after = acc.state_dict()
+        assert all(np.array_equal(np.asarray(before[k]), np.asarray(after[k])) for k in before)
+    acc.update([0.1, 0.5, 0.7], [0, 0, 1], indexes=indexes)
+    ref = st.AUROC("binary", bins=8)
+    ref.update([0.2, 0.9, 0.1, 0.5, 0.7], [0, 1, 0, 0, 1])
+    assert acc.compute() == ref.compute()
 
 
 def test_bad_configuration_and_mismatched_merge():

@@ -121,6 +121,14 @@ def binned_hist_multilabel(
     lo: float,
     hi: float,
 ) -> None: ...
+def binned_hist_binary(
+    scores: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    target: npt.NDArray[np.int64],
+    hist: npt.NDArray[np.int64],
+    bins: int,
+    lo: float,
+    hi: float,
+) -> None: ...
 def binned_scores(
     hist: npt.NDArray[np.int64], classes: int, bins: int, ap: bool
 ) -> list[float]: ...

@@ -103,6 +103,10 @@ class _SeenIds:
         self.bits[ids[mask]] = True
         return mask
 
+    def forget(self, ids: np.ndarray) -> None:
+        """Unmark ``ids`` (returned by ``first_seen`` for a batch that was then rejected)."""
+        self.bits[ids] = False
+
     def contains(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         inside = ids < self.bits.size
@@ -119,6 +123,9 @@ class _SeenIds:
             grown[: self.bits.size] = self.bits
             self.bits = grown
         self.bits[: other.bits.size] |= other.bits
+
+
+_NO_LABELS = np.empty(0, dtype=np.int64)
 
 
 def _as_scores(x: Any, name: str, ndim: tuple[int, ...]) -> np.ndarray:
@@ -240,8 +247,16 @@ class _Accumulator:
                 raise ValueError("indexes: sample ids must be >= 0")
             keep = self._seen.first_seen(ids)
             rows = tuple(r[keep] for r in rows)
+            try:
+                self._accumulate(self._state, rows)
+            except Exception:
+                # A kernel rejected the batch (NaN scores, bad targets): nothing of it
+                # may stay behind, its ids included.
+                self._seen.forget(ids[keep])
+                raise
             self._uses_ids = True
             self._tail = (ids[keep], rows)
+            return
         self._accumulate(self._state, rows)
 
     def merge(self, other: "_Accumulator") -> "_Accumulator":
@@ -605,12 +620,15 @@ class _Ranking(_Accumulator):
             "ids": np.zeros(0, dtype=np.int64),
         }
 
-    def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
+    def _rows(
+        self, preds: Any, target: Any, check_target: bool = True
+    ) -> tuple[np.ndarray, ...]:
         c = self.num_classes
         if self.task == "binary":
             p = _as_scores(preds, "preds", (1,))
             t = as_1d_labels(target, "target", allow_empty=True)
-            if t.size and (t.min() < 0 or t.max() > 1):
+            lo_hi = _core.label_range(t, _NO_LABELS) if check_target else None
+            if lo_hi is not None and (lo_hi[0] < 0 or lo_hi[1] > 1):
                 raise ValueError("target: binary targets must be 0 or 1")
         elif self.task == "multiclass":
             p = _as_scores(preds, "preds", (2,))
@@ -641,7 +659,9 @@ class _Ranking(_Accumulator):
         if p.shape[0] == 0:
             return
         lo, hi = self.score_range
-        if self.task == "multiclass":
+        if self.task == "binary":
+            _core.binned_hist_binary(p, t, state["hist"], self.bins, lo, hi)
+        elif self.task == "multiclass":
             _core.binned_hist_multiclass(
                 np.ascontiguousarray(p), t, state["hist"], self.bins, lo, hi
             )
@@ -657,6 +677,12 @@ class _Ranking(_Accumulator):
         (n, C), ``target`` (n,) class ids; multilabel: ``preds`` and ``target`` (n, C).
         ``indexes`` (n,): sample ids; an id seen before is not counted again.
         """
+        if self.bins is not None and indexes is None and self.task == "binary":
+            # The binary kernel checks the targets in its own pass and leaves the state
+            # unchanged on an error, so the separate pass over them is skipped.
+            self._unsync()
+            self._accumulate(self._state, self._rows(preds, target, check_target=False))
+            return
         if self.bins is not None or indexes is None:
             super().update(preds, target, indexes=indexes)
             return

@@ -271,6 +271,85 @@ pub fn hist_multilabel<T: Score>(
     })
 }
 
+/// Add binary rows (scores, 0/1 targets) to `hist` (`2 x bins`, negatives first).
+///
+/// The common streaming case gets its own loop: labels are read as the caller's int64
+/// (no 0/1 byte copy), validity is collected with `|=` instead of a branch per item, and
+/// each chunk counts into four interleaved histograms, so that runs of equal bins do not
+/// wait on each other's increments. `hist` is left unchanged on an error.
+pub fn hist_binary<T: Score>(
+    scores: &[T],
+    target: &[i64],
+    bins: Bins,
+    hist: &mut [i64],
+) -> Result<()> {
+    if scores.len() != target.len() {
+        return Err(Error::value(
+            "target",
+            format!(
+                "expected as many targets as scores ({}), got {}",
+                scores.len(),
+                target.len()
+            ),
+        ));
+    }
+    let nb = bins.n;
+    if hist.len() != 2 * nb {
+        return Err(Error::value("state", "histogram has the wrong size"));
+    }
+    let (lo, scale, top) = (bins.lo, bins.scale(), (nb - 1) as f64);
+    const WAYS: usize = 4;
+    const BUF: usize = 256;
+    let width = 2 * nb;
+    let count = |s: &[T], t: &[i64], h: &mut [i64]| -> Result<()> {
+        let (mut nan, mut odd) = (false, 0i64);
+        let mut idx = [0usize; BUF];
+        for (sc, tc) in s.chunks(BUF).zip(t.chunks(BUF)) {
+            // Bin indices first, in a loop without stores to the histogram, so that it
+            // vectorises: clamping in floating point sends NaN, negatives and -inf to
+            // bin 0 and +inf to the last, like `Bins::index`.
+            for ((o, &x), &y) in idx.iter_mut().zip(sc).zip(tc) {
+                let v = x.to_f64();
+                nan |= v.is_nan();
+                odd |= y & !1;
+                let b = ((v - lo) * scale).max(0.0).min(top) as usize;
+                *o = b + (y & 1) as usize * nb;
+            }
+            for (i, &b) in idx[..sc.len()].iter().enumerate() {
+                h[(i % WAYS) * width + b] += 1;
+            }
+        }
+        if nan {
+            return Err(nan_error());
+        }
+        if odd != 0 {
+            return Err(Error::value("target", "binary targets must be 0 or 1"));
+        }
+        Ok(())
+    };
+    let total = scores
+        .par_chunks(CHUNK_ROWS)
+        .zip(target.par_chunks(CHUNK_ROWS))
+        .try_fold(
+            || vec![0i64; WAYS * width],
+            |mut acc, (s, t)| {
+                count(s, t, &mut acc)?;
+                Ok(acc)
+            },
+        )
+        .try_reduce(
+            || vec![0i64; WAYS * width],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                Ok(a)
+            },
+        )?;
+    for way in total.chunks_exact(width) {
+        hist.iter_mut().zip(way).for_each(|(x, y)| *x += y);
+    }
+    Ok(())
+}
+
 /// ROC AUC of one class from its negative and positive bin counts: the trapezoid over
 /// the binned ROC curve, i.e. P(score_pos > score_neg) + P(same bin) / 2.
 /// NaN when the class has no positives or no negatives.
@@ -429,6 +508,40 @@ mod tests {
         assert!((ap - (0.5 + 1.0 / 3.0)).abs() < 1e-15);
         assert!(binned_average_precision(&[3, 1], &[0, 0]).is_nan());
         assert!(binned_auroc(&[0, 0], &[1, 2]).is_nan());
+    }
+
+    #[test]
+    fn binary_histogram_equals_the_multilabel_one() {
+        let bins = Bins::new(7, -0.5, 1.25).unwrap();
+        let n = 3 * CHUNK_ROWS + 5; // several chunks and a remainder of the 4-way loop
+        let mut scores: Vec<f32> = (0..n)
+            .map(|i| ((i * 2654435761) % 2000) as f32 / 1000.0 - 0.5)
+            .collect();
+        scores[3] = f32::INFINITY;
+        scores[n - 1] = f32::NEG_INFINITY;
+        let labels: Vec<u8> = (0..n).map(|i| u8::from((i * 7919) % 3 == 0)).collect();
+        let target: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+        let mut want = vec![1i64; 2 * bins.n];
+        hist_multilabel(&scores, &labels, 1, bins, &mut want).unwrap();
+        let mut got = vec![1i64; 2 * bins.n];
+        hist_binary(&scores, &target, bins, &mut got).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got.iter().sum::<i64>(), n as i64 + 14);
+    }
+
+    #[test]
+    fn binary_histogram_rejects_bad_rows_and_keeps_the_state() {
+        let bins = Bins::new(4, 0.0, 1.0).unwrap();
+        let mut h = vec![5i64; 8];
+        let e = hist_binary(&[0.1f64, f64::NAN], &[0, 1], bins, &mut h).unwrap_err();
+        assert!(e.to_string().starts_with("preds"), "{e}");
+        for bad in [2i64, -1] {
+            let e = hist_binary(&[0.1f64, 0.2], &[0, bad], bins, &mut h).unwrap_err();
+            assert!(e.to_string().starts_with("target"), "{e}");
+        }
+        assert!(hist_binary(&[0.1f64], &[0, 1], bins, &mut h).is_err());
+        assert!(hist_binary(&[0.1f64], &[0], bins, &mut h[..6]).is_err());
+        assert_eq!(h, vec![5i64; 8]);
     }
 
     #[test]

@@ -58,6 +58,45 @@ fn binned_hist_multiclass(
     }
 }
 
+/// Scores of a binary batch in the caller's dtype.
+#[derive(FromPyObject)]
+enum Scores1<'py> {
+    F32(PyReadonlyArray1<'py, f32>),
+    F64(PyReadonlyArray1<'py, f64>),
+}
+
+/// Add binary rows (scores `n`, int64 0/1 targets `n`) to `hist` (length `2 * bins`).
+#[pyfunction]
+#[pyo3(signature = (scores, target, hist, bins, lo, hi))]
+fn binned_hist_binary(
+    py: Python<'_>,
+    scores: Scores1<'_>,
+    target: PyReadonlyArray1<'_, i64>,
+    mut hist: PyReadwriteArray1<'_, i64>,
+    bins: usize,
+    lo: f64,
+    hi: f64,
+) -> PyResult<()> {
+    let b = Bins::new(bins, lo, hi).map_err(run::to_py)?;
+    let t = target
+        .as_slice()
+        .map_err(|_| run::to_py(Error::value("target", "must be contiguous")))?;
+    let h = hist
+        .as_slice_mut()
+        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    let preds = |e| run::to_py(Error::value("preds", format!("must be contiguous ({e})")));
+    match &scores {
+        Scores1::F32(a) => {
+            let s = a.as_slice().map_err(preds)?;
+            run::detached(py, || streaming::hist_binary(s, t, b, h))
+        }
+        Scores1::F64(a) => {
+            let s = a.as_slice().map_err(preds)?;
+            run::detached(py, || streaming::hist_binary(s, t, b, h))
+        }
+    }
+}
+
 /// Add multilabel / binary rows (scores `n x C`, 0/1 targets `n x C`) to `hist`.
 #[pyfunction]
 #[pyo3(signature = (scores, target, hist, bins, lo, hi))]
@@ -130,6 +169,7 @@ fn confusion_counts(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(binned_hist_multiclass, m)?)?;
     m.add_function(wrap_pyfunction!(binned_hist_multilabel, m)?)?;
+    m.add_function(wrap_pyfunction!(binned_hist_binary, m)?)?;
     m.add_function(wrap_pyfunction!(binned_scores, m)?)?;
     m.add_function(wrap_pyfunction!(confusion_counts, m)?)?;
     Ok(())
