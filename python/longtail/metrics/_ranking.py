@@ -419,7 +419,7 @@ def _multiclass_roc_auc(
             "y_score: needs to be of shape (n_samples, n_classes), since y_true contains "
             f"multiple classes. Got y_score.shape={s.shape}."
         )
-    if not np.allclose(1, s.sum(axis=1)):
+    if not _core.rows_sum_to_one(s):
         raise ValueError(
             "y_score: Target scores need to be probabilities for multiclass roc_auc, i.e. "
             "they should sum up to 1.0 over classes"

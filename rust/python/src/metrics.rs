@@ -153,6 +153,14 @@ fn label_range(
     run::detached(py, || Ok(confusion::label_range(a, b)))
 }
 
+/// Whether every row of a score matrix sums to 1 (numpy's `allclose` tolerances).
+#[pyfunction]
+fn rows_sum_to_one(py: Python<'_>, scores: PyReadonlyArray2<'_, f64>) -> PyResult<bool> {
+    let c = scores.shape()[1];
+    let s = slice2(&scores, "y_score")?;
+    run::detached(py, || Ok(ranking::rows_sum_to_one(s, c)))
+}
+
 /// `(min, max)` of a label array, None when empty.
 type Range = Option<(i64, i64)>;
 
@@ -260,6 +268,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ovo_pair_auc, m)?)?;
     m.add_function(wrap_pyfunction!(label_range, m)?)?;
     m.add_function(wrap_pyfunction!(label_range_eq, m)?)?;
+    m.add_function(wrap_pyfunction!(rows_sum_to_one, m)?)?;
     m.add_function(wrap_pyfunction!(present_labels, m)?)?;
     m.add_function(wrap_pyfunction!(confusion_matrix_lut, m)?)?;
     m.add_function(wrap_pyfunction!(confusion_matrix_auto, m)?)?;

@@ -405,6 +405,20 @@ fn check_matrix(scores: &[f64], n: usize, c: usize) -> Result<()> {
 /// every cache line of the row-major matrix is read once per block instead of per column.
 const BLOCK: usize = 8;
 
+/// Whether every row of an `n x c` matrix sums to 1 as numpy's `allclose(1, sums)` sees
+/// it (`|sum - 1| <= 1e-8 + 1e-5 |sum|`; a NaN sum fails), rows in parallel.
+pub fn rows_sum_to_one(scores: &[f64], c: usize) -> bool {
+    if c == 0 {
+        return scores.is_empty();
+    }
+    scores.par_chunks(c << 12).all(|block| {
+        block.chunks(c).all(|row| {
+            let s: f64 = row.iter().sum();
+            (s - 1.0).abs() <= 1e-8 + 1e-5 * s.abs()
+        })
+    })
+}
+
 /// Most columns per task of [`one_vs_rest_unit`]: a row's slice of them is a run of
 /// adjacent cache lines, so the rows of a tile are read nearly sequentially (a block of
 /// 8 columns read one cache line per row 8 KB apart, a TLB miss each at 1000 classes:
@@ -806,6 +820,16 @@ mod tests {
         )
         .is_err());
         assert!(ovo_pairs(&[0, 2], &[0.1, 0.9, 0.3, 0.7], 2, 2).is_err());
+    }
+
+    #[test]
+    fn row_sums_like_numpy_allclose() {
+        assert!(rows_sum_to_one(&[0.25, 0.75, 0.5, 0.5 + 4e-6], 2));
+        assert!(!rows_sum_to_one(&[0.25, 0.75, 0.5, 0.5 + 2e-5], 2));
+        assert!(!rows_sum_to_one(&[0.5, f64::NAN], 2));
+        let many: Vec<f64> = (0..3 * 10_000).map(|i| [0.2, 0.3, 0.5][i % 3]).collect();
+        assert!(rows_sum_to_one(&many, 3));
+        assert!(rows_sum_to_one(&[], 0) && rows_sum_to_one(&[], 4));
     }
 
     #[test]
