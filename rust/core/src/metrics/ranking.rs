@@ -382,6 +382,17 @@ pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Resul
 
 /// Check the shape of a row-major `n x c` score matrix and that it is finite.
 fn check_matrix(scores: &[f64], n: usize, c: usize) -> Result<()> {
+    check_matrix_shape(scores, n, c)?;
+    if scores
+        .par_chunks(1 << 16)
+        .any(|ch| ch.iter().any(|x| !x.is_finite()))
+    {
+        return Err(non_finite());
+    }
+    Ok(())
+}
+
+fn check_matrix_shape(scores: &[f64], n: usize, c: usize) -> Result<()> {
     if n.checked_mul(c) != Some(scores.len()) {
         return Err(Error::value(
             "y_score",
@@ -391,12 +402,6 @@ fn check_matrix(scores: &[f64], n: usize, c: usize) -> Result<()> {
                 scores.len()
             ),
         ));
-    }
-    if scores
-        .par_chunks(1 << 16)
-        .any(|ch| ch.iter().any(|x| !x.is_finite()))
-    {
-        return Err(non_finite());
     }
     Ok(())
 }
@@ -439,7 +444,7 @@ enum Side {
 /// then each column's keys are placed with that column's state hot in cache. A column
 /// with few positives gathers them first through the rows of its class, so its
 /// negatives are never stored.
-fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) -> Vec<f64> {
+fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) -> Option<Vec<f64>> {
     // Rows grouped by class (counting sort), classes outside [0, c) dropped.
     let mut start = vec![0usize; c + 1];
     for &v in y {
@@ -463,7 +468,7 @@ fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) ->
         .div_ceil(2 * rayon::current_num_threads())
         .clamp(1, OVR_BLOCK);
     let blocks: Vec<usize> = (0..c).step_by(block).collect();
-    let out: Vec<Vec<f64>> = blocks
+    let out: Option<Vec<Vec<f64>>> = blocks
         .into_par_iter()
         .map(|c0| {
             let c1 = (c0 + block).min(c);
@@ -485,11 +490,13 @@ fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) ->
                 })
                 .collect();
             let mut tile = vec![0u64; OVR_TILE * w];
+            let mut finite = true;
             for r0 in (0..n).step_by(OVR_TILE) {
                 let rows = (n - r0).min(OVR_TILE);
                 for r in 0..rows {
                     let row = &scores[(r0 + r) * c + c0..(r0 + r) * c + c1];
                     for (t, &x) in row.iter().enumerate() {
+                        finite &= x.is_finite();
                         tile[t * OVR_TILE + r] = desc_key(x);
                     }
                 }
@@ -517,20 +524,22 @@ fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) ->
                     }
                 }
             }
-            sides
-                .iter_mut()
-                .map(|side| match side {
-                    Side::Few(f) => f.finish(m),
-                    Side::All(p, q) => {
-                        lsd_sort_serial(p, &mut buf);
-                        lsd_sort_serial(q, &mut buf);
-                        metric_of(m, p, q)
-                    }
-                })
-                .collect()
+            finite.then(|| {
+                sides
+                    .iter_mut()
+                    .map(|side| match side {
+                        Side::Few(f) => f.finish(m),
+                        Side::All(p, q) => {
+                            lsd_sort_serial(p, &mut buf);
+                            lsd_sort_serial(q, &mut buf);
+                            metric_of(m, p, q)
+                        }
+                    })
+                    .collect()
+            })
         })
         .collect();
-    out.into_iter().flatten().collect()
+    Some(out?.into_iter().flatten().collect())
 }
 
 /// The binary metric of every column `c` of an `n x C` row-major score matrix against
@@ -543,7 +552,7 @@ pub fn per_column(
     w: Option<&[f64]>,
     m: Metric,
 ) -> Result<Vec<f64>> {
-    check_matrix(scores, n, c)?;
+    check_matrix_shape(scores, n, c)?;
     match truth {
         Truth::Classes(y) => check_len(n, y.len(), "y_true")?,
         Truth::Indicator(y) => {
@@ -557,8 +566,10 @@ pub fn per_column(
         check_weights(w)?;
     }
     if let (Truth::Classes(y), None) = (truth, w) {
-        return Ok(one_vs_rest_unit(y, scores, n, c, m));
+        // The tiled scan reads every score once and checks it on the way.
+        return one_vs_rest_unit(y, scores, n, c, m).ok_or_else(non_finite);
     }
+    check_matrix(scores, n, c)?;
     let is_pos = |i: usize, col: usize| -> bool {
         match truth {
             Truth::Classes(y) => y[i] as usize == col,
@@ -820,6 +831,20 @@ mod tests {
         )
         .is_err());
         assert!(ovo_pairs(&[0, 2], &[0.1, 0.9, 0.3, 0.7], 2, 2).is_err());
+        for bad in [f64::NAN, f64::INFINITY] {
+            for w in [None, Some(&[1.0, 1.0][..])] {
+                let e = per_column(
+                    Truth::Classes(&[0, 1]),
+                    &[0.1, 0.9, bad, 0.7],
+                    2,
+                    2,
+                    w,
+                    Metric::RocAuc,
+                )
+                .unwrap_err();
+                assert!(e.to_string().starts_with("y_score"), "{e}");
+            }
+        }
     }
 
     #[test]
