@@ -28,6 +28,23 @@ fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> P
     })
 }
 
+/// `$body` with `$o` bound to the slice of an [`OrderArg`] in its own width (the kernels
+/// are generic over it); `$name` names the argument in the error for a strided array.
+macro_rules! with_width {
+    ($arg:expr, $name:literal, |$o:ident| $body:expr) => {
+        match &$arg {
+            OrderArg::U32(a) => {
+                let $o = slice(a, $name)?;
+                $body
+            }
+            OrderArg::U64(a) => {
+                let $o = slice(a, $name)?;
+                $body
+            }
+        }
+    };
+}
+
 type Grouped<'py> = (
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<i64>>,
@@ -70,40 +87,19 @@ fn class_first_indices<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let offsets = slice(&offsets, "offsets")?;
     let probs = slice(&class_probs, "class_probs")?;
-    let out = match &order {
-        OrderArg::U32(o) => {
-            let o = slice(o, "order")?;
-            detached(py, || {
-                class_first::class_first(
-                    o,
-                    offsets,
-                    probs,
-                    total,
-                    replacement,
-                    seed,
-                    epoch,
-                    rank,
-                    num_replicas,
-                )
-            })?
-        }
-        OrderArg::U64(o) => {
-            let o = slice(o, "order")?;
-            detached(py, || {
-                class_first::class_first(
-                    o,
-                    offsets,
-                    probs,
-                    total,
-                    replacement,
-                    seed,
-                    epoch,
-                    rank,
-                    num_replicas,
-                )
-            })?
-        }
-    };
+    let out = with_width!(order, "order", |o| detached(py, || {
+        class_first::class_first(
+            o,
+            offsets,
+            probs,
+            total,
+            replacement,
+            seed,
+            epoch,
+            rank,
+            num_replicas,
+        )
+    })?);
     Ok(out.into_pyarray(py))
 }
 
@@ -137,20 +133,9 @@ fn weighted_indices<'py>(
     num_replicas: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let p = slice(&prob, "prob")?;
-    let out = match &alias {
-        OrderArg::U32(a) => {
-            let a = slice(a, "alias")?;
-            detached(py, || {
-                weighted::weighted_with_replacement(p, a, total, seed, epoch, rank, num_replicas)
-            })?
-        }
-        OrderArg::U64(a) => {
-            let a = slice(a, "alias")?;
-            detached(py, || {
-                weighted::weighted_with_replacement(p, a, total, seed, epoch, rank, num_replicas)
-            })?
-        }
-    };
+    let out = with_width!(alias, "alias", |a| detached(py, || {
+        weighted::weighted_with_replacement(p, a, total, seed, epoch, rank, num_replicas)
+    })?);
     Ok(out.into_pyarray(py))
 }
 
@@ -220,40 +205,19 @@ fn m_per_class_indices<'py>(
     num_replicas: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let offsets = slice(&offsets, "offsets")?;
-    let out = match &order {
-        OrderArg::U32(o) => {
-            let o = slice(o, "order")?;
-            detached(py, || {
-                m_per_class::m_per_class(
-                    o,
-                    offsets,
-                    m,
-                    batch_size,
-                    batches_per_rank,
-                    seed,
-                    epoch,
-                    rank,
-                    num_replicas,
-                )
-            })?
-        }
-        OrderArg::U64(o) => {
-            let o = slice(o, "order")?;
-            detached(py, || {
-                m_per_class::m_per_class(
-                    o,
-                    offsets,
-                    m,
-                    batch_size,
-                    batches_per_rank,
-                    seed,
-                    epoch,
-                    rank,
-                    num_replicas,
-                )
-            })?
-        }
-    };
+    let out = with_width!(order, "order", |o| detached(py, || {
+        m_per_class::m_per_class(
+            o,
+            offsets,
+            m,
+            batch_size,
+            batches_per_rank,
+            seed,
+            epoch,
+            rank,
+            num_replicas,
+        )
+    })?);
     Ok(out.into_pyarray(py))
 }
 

@@ -24,6 +24,24 @@ fn contiguous<'a, T: numpy::Element>(
         .map_err(|_| run::to_py(Error::value(name, "must be C-contiguous")))
 }
 
+/// `$body` with `$s` the scores slice (f32 or f64, as given) and `$c` their columns.
+macro_rules! with_scores {
+    ($scores:expr, |$s:ident, $c:ident| $body:expr) => {
+        match &$scores {
+            Scores::F32(a) => {
+                let $c = a.shape()[1];
+                let $s = contiguous(a, "preds")?;
+                $body
+            }
+            Scores::F64(a) => {
+                let $c = a.shape()[1];
+                let $s = contiguous(a, "preds")?;
+                $body
+            }
+        }
+    };
+}
+
 /// Add multiclass rows (scores `n x C`, class ids `target`) to `hist` (int64, length
 /// `2 * C * bins`, negatives first).
 #[pyfunction]
@@ -44,18 +62,9 @@ fn binned_hist_multiclass(
     let h = hist
         .as_slice_mut()
         .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
-    match &scores {
-        Scores::F32(a) => {
-            let classes = a.shape()[1];
-            let s = contiguous(a, "preds")?;
-            run::detached(py, || streaming::hist_multiclass(s, t, classes, b, h))
-        }
-        Scores::F64(a) => {
-            let classes = a.shape()[1];
-            let s = contiguous(a, "preds")?;
-            run::detached(py, || streaming::hist_multiclass(s, t, classes, b, h))
-        }
-    }
+    with_scores!(scores, |s, classes| run::detached(py, || {
+        streaming::hist_multiclass(s, t, classes, b, h)
+    }))
 }
 
 /// Scores of a binary batch in the caller's dtype.
@@ -114,18 +123,9 @@ fn binned_hist_multilabel(
     let h = hist
         .as_slice_mut()
         .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
-    match &scores {
-        Scores::F32(a) => {
-            let classes = a.shape()[1];
-            let s = contiguous(a, "preds")?;
-            run::detached(py, || streaming::hist_multilabel(s, t, classes, b, h))
-        }
-        Scores::F64(a) => {
-            let classes = a.shape()[1];
-            let s = contiguous(a, "preds")?;
-            run::detached(py, || streaming::hist_multilabel(s, t, classes, b, h))
-        }
-    }
+    with_scores!(scores, |s, classes| run::detached(py, || {
+        streaming::hist_multilabel(s, t, classes, b, h)
+    }))
 }
 
 /// Per-class AUROC (`ap=False`) or average precision (`ap=True`) of a histogram.
