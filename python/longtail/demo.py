@@ -401,6 +401,8 @@ def write_demo_outputs(result: DemoResult, out: str | os.PathLike[str]) -> dict[
     the command line checks for them first (see ``--force``).
     """
     from longtail.plots import (
+        RELIABILITY_NOTE,
+        markdown_figure,
         plot_recall_vs_train_count,
         plot_reliability_diagram,
         save_figure,
@@ -460,18 +462,18 @@ def write_demo_outputs(result: DemoResult, out: str | os.PathLike[str]) -> dict[
         table,
         "```",
         "",
-        "## Per-class recall against training-class size",
-        "",
-        "Tail classes (left) are where the recipes differ from plain cross-entropy.",
-        "",
-        f"![per-class recall]({paths['recall'].name})",
-        "",
-        "## Reliability diagram",
-        "",
-        "Points below the diagonal are over-confident predictions.",
-        "",
-        f"![reliability diagram]({paths['reliability'].name})",
-        "",
+        *markdown_figure(
+            "Per-class recall against training-class size",
+            paths["recall"].name,
+            "per-class recall",
+            "Tail classes (left) are where the recipes differ from plain cross-entropy.",
+        ),
+        *markdown_figure(
+            "Reliability diagram",
+            paths["reliability"].name,
+            "reliability diagram",
+            RELIABILITY_NOTE,
+        ),
         f"The best recipe's test predictions (seed 0) are in `{paths['predictions'].name}`; "
         f"`longtail report {paths['predictions'].name} --many {cfg.many:g} --few {cfg.few:g}` "
         "analyses them.",

@@ -236,3 +236,16 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
     True
     """
     fig.savefig(os.fspath(path))
+
+
+def markdown_figure(title: str, image: str, alt: str, note: str = "") -> list[str]:
+    """Lines of a Markdown report section showing one saved figure.
+
+    >>> markdown_figure("Reliability diagram", "reliability.png", "reliability diagram")[-2]
+    '![reliability diagram](reliability.png)'
+    """
+    return [f"## {title}", ""] + ([note, ""] if note else []) + [f"![{alt}]({image})", ""]
+
+
+#: The reliability section that ``longtail demo`` and ``longtail report`` both write.
+RELIABILITY_NOTE = "Points below the diagonal are over-confident predictions."

@@ -748,7 +748,13 @@ def check_not_overwriting(paths: Sequence[Path], *, force: bool) -> None:
 
 def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the plots, ``per_class.csv`` and a Markdown report linking them under ``out``."""
-    from longtail.plots import plot_recall_vs_train_count, plot_reliability_diagram, save_figure
+    from longtail.plots import (
+        RELIABILITY_NOTE,
+        markdown_figure,
+        plot_recall_vs_train_count,
+        plot_reliability_diagram,
+        save_figure,
+    )
 
     pred = rep.predictions
     paths = report_output_paths(out, scores=pred.probs is not None)
@@ -804,19 +810,18 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
         "",
         f"Per-class numbers: [{paths['per_class'].name}]({paths['per_class'].name}).",
         "",
-        "## Per-class recall against training-class size",
-        "",
-        f"![per-class recall]({paths['recall'].name})",
-        "",
+        *markdown_figure(
+            "Per-class recall against training-class size",
+            paths["recall"].name,
+            "per-class recall",
+        ),
     ]
     if "reliability" in paths:
-        md += [
-            "## Reliability diagram",
-            "",
-            "Points below the diagonal are over-confident predictions.",
-            "",
-            f"![reliability diagram]({paths['reliability'].name})",
-            "",
-        ]
+        md += markdown_figure(
+            "Reliability diagram",
+            paths["reliability"].name,
+            "reliability diagram",
+            RELIABILITY_NOTE,
+        )
     paths["report"].write_text("\n".join(md), encoding="utf-8")
     return paths
