@@ -276,6 +276,20 @@ def test_rejected_binned_binary_batch_changes_nothing(indexes):
     assert acc.compute() == ref.compute()
 
 
+@pytest.mark.parametrize(
+    "task, target", [("multiclass", [0, 2]), ("multilabel", [[1, 0, 0], [0, 1, 1]])]
+)
+def test_rejected_binned_multi_batch_changes_nothing(task, target):
+    # NaN in the last row: nothing of the batch may be counted.
+    acc = st.AUROC(task, num_classes=3, bins=8)
+    acc.update([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]], target)
+    before = acc.state_dict()
+    with pytest.raises(ValueError, match="preds"):
+        acc.update([[0.2, 0.3, 0.5], [0.1, np.nan, 0.8]], target)
+    after = acc.state_dict()
+    assert all(np.array_equal(np.asarray(before[k]), np.asarray(after[k])) for k in before)
+
+
 def test_bad_configuration_and_mismatched_merge():
     with pytest.raises(ValueError, match="task"):
         st.AUROC("multi")

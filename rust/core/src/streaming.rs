@@ -148,6 +148,19 @@ fn nan_error() -> Error {
     Error::value("preds", "contains NaN")
 }
 
+/// NaN anywhere in `scores` is an error, found before any count is written: the fills
+/// below add straight into the caller's state on their serial and class-block paths,
+/// and a batch rejected half-way would otherwise leave its first rows counted.
+fn reject_nan<T: Score>(scores: &[T]) -> Result<()> {
+    if scores
+        .par_chunks(CHUNK_ROWS)
+        .any(|c| c.iter().any(|x| x.to_f64().is_nan()))
+    {
+        return Err(nan_error());
+    }
+    Ok(())
+}
+
 /// Add rows of multiclass scores (`n x classes`, row-major) with class ids `target`
 /// to `hist` (one-vs-rest: row i is a positive of class `target[i]` and a negative of
 /// every other class).
@@ -177,6 +190,7 @@ pub fn hist_multiclass<T: Score>(
             format!("class id {bad} is outside [0, {classes})"),
         ));
     }
+    reject_nan(scores)?;
     let scale = bins.scale();
     let nb = bins.n;
     if use_class_blocks(n, classes, hist.len()) {
@@ -239,6 +253,7 @@ pub fn hist_multilabel<T: Score>(
         return Err(Error::value("target", "must hold only 0 and 1"));
     }
     let n = scores.len() / classes;
+    reject_nan(scores)?;
     let scale = bins.scale();
     let nb = bins.n;
     if use_class_blocks(n, classes, hist.len()) {
@@ -527,6 +542,20 @@ mod tests {
         hist_binary(&scores, &target, bins, &mut got).unwrap();
         assert_eq!(got, want);
         assert_eq!(got.iter().sum::<i64>(), n as i64 + 14);
+    }
+
+    #[test]
+    fn multi_histograms_keep_the_state_when_a_late_row_is_nan() {
+        // Small batches take the serial path, which adds into `hist` directly.
+        let bins = Bins::new(4, 0.0, 1.0).unwrap();
+        let s = [0.1f64, 0.5, 0.9, 0.3, f64::NAN, 0.2];
+        let mut h = vec![7i64; 2 * 3 * 4];
+        let e = hist_multiclass(&s, &[0, 2], 3, bins, &mut h).unwrap_err();
+        assert!(e.to_string().starts_with("preds"), "{e}");
+        assert_eq!(h, vec![7i64; 24]);
+        let e = hist_multilabel(&s, &[1, 0, 0, 1, 1, 0], 3, bins, &mut h).unwrap_err();
+        assert!(e.to_string().starts_with("preds"), "{e}");
+        assert_eq!(h, vec![7i64; 24]);
     }
 
     #[test]
