@@ -12,17 +12,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use crate::run;
-
-fn slice1<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| run::to_py(Error::value(name, "must be contiguous")))
-}
-
-fn slice2<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| run::to_py(Error::value(name, "must be C-contiguous")))
-}
+use crate::run::{self, slice1, slice2};
 
 fn metric(name: &str) -> PyResult<ranking::Metric> {
     match name {

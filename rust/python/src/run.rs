@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use longtail_core::Error;
+use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -26,6 +27,27 @@ create_exception!(
     PyTypeError,
     "Bad argument type (a TypeError)."
 );
+
+/// A contiguous 1-D numpy array as a slice; otherwise a ValueError naming `name`.
+pub fn slice1<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| to_py(Error::value(name, "must be contiguous")))
+}
+
+/// A C-contiguous 2-D numpy array as a row-major slice.
+pub fn slice2<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>, name: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| to_py(Error::value(name, "must be C-contiguous")))
+}
+
+/// A contiguous 1-D numpy array the kernel updates in place (accumulator state).
+pub fn slice1_mut<'a, T: Element>(
+    a: &'a mut PyReadwriteArray1<'_, T>,
+    name: &str,
+) -> PyResult<&'a mut [T]> {
+    a.as_slice_mut()
+        .map_err(|_| to_py(Error::value(name, "must be contiguous")))
+}
 
 /// Map a kernel error to the matching Python exception.
 pub fn to_py(e: Error) -> PyErr {

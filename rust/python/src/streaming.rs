@@ -3,11 +3,10 @@
 //! allocates a second `2 x classes x bins` histogram.
 
 use longtail_core::streaming::{self, Bins};
-use longtail_core::Error;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
-use crate::run;
+use crate::run::{self, slice1, slice1_mut, slice2};
 
 /// Scores in the dtype the caller had (no float32 -> float64 copy of large batches).
 #[derive(FromPyObject)]
@@ -16,26 +15,18 @@ enum Scores<'py> {
     F64(PyReadonlyArray2<'py, f64>),
 }
 
-fn contiguous<'a, T: numpy::Element>(
-    a: &'a PyReadonlyArray2<'_, T>,
-    name: &str,
-) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| run::to_py(Error::value(name, "must be C-contiguous")))
-}
-
 /// `$body` with `$s` the scores slice (f32 or f64, as given) and `$c` their columns.
 macro_rules! with_scores {
     ($scores:expr, |$s:ident, $c:ident| $body:expr) => {
         match &$scores {
             Scores::F32(a) => {
                 let $c = a.shape()[1];
-                let $s = contiguous(a, "preds")?;
+                let $s = slice2(a, "preds")?;
                 $body
             }
             Scores::F64(a) => {
                 let $c = a.shape()[1];
-                let $s = contiguous(a, "preds")?;
+                let $s = slice2(a, "preds")?;
                 $body
             }
         }
@@ -56,12 +47,8 @@ fn binned_hist_multiclass(
     hi: f64,
 ) -> PyResult<()> {
     let b = Bins::new(bins, lo, hi).map_err(run::to_py)?;
-    let t = target
-        .as_slice()
-        .map_err(|_| run::to_py(Error::value("target", "must be contiguous")))?;
-    let h = hist
-        .as_slice_mut()
-        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    let t = slice1(&target, "target")?;
+    let h = slice1_mut(&mut hist, "state")?;
     with_scores!(scores, |s, classes| run::detached(py, || {
         streaming::hist_multiclass(s, t, classes, b, h)
     }))
@@ -87,20 +74,15 @@ fn binned_hist_binary(
     hi: f64,
 ) -> PyResult<()> {
     let b = Bins::new(bins, lo, hi).map_err(run::to_py)?;
-    let t = target
-        .as_slice()
-        .map_err(|_| run::to_py(Error::value("target", "must be contiguous")))?;
-    let h = hist
-        .as_slice_mut()
-        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
-    let preds = |e| run::to_py(Error::value("preds", format!("must be contiguous ({e})")));
+    let t = slice1(&target, "target")?;
+    let h = slice1_mut(&mut hist, "state")?;
     match &scores {
         Scores1::F32(a) => {
-            let s = a.as_slice().map_err(preds)?;
+            let s = slice1(a, "preds")?;
             run::detached(py, || streaming::hist_binary(s, t, b, h))
         }
         Scores1::F64(a) => {
-            let s = a.as_slice().map_err(preds)?;
+            let s = slice1(a, "preds")?;
             run::detached(py, || streaming::hist_binary(s, t, b, h))
         }
     }
@@ -119,10 +101,8 @@ fn binned_hist_multilabel(
     hi: f64,
 ) -> PyResult<()> {
     let b = Bins::new(bins, lo, hi).map_err(run::to_py)?;
-    let t = contiguous(&target, "target")?;
-    let h = hist
-        .as_slice_mut()
-        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    let t = slice2(&target, "target")?;
+    let h = slice1_mut(&mut hist, "state")?;
     with_scores!(scores, |s, classes| run::detached(py, || {
         streaming::hist_multilabel(s, t, classes, b, h)
     }))
@@ -138,9 +118,7 @@ fn binned_scores(
     bins: usize,
     ap: bool,
 ) -> PyResult<Vec<f64>> {
-    let h = hist
-        .as_slice()
-        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    let h = slice1(&hist, "state")?;
     run::detached(py, || streaming::binned_scores(h, classes, bins, ap))
 }
 
@@ -154,15 +132,9 @@ fn confusion_counts(
     mut cm: PyReadwriteArray1<'_, i64>,
     classes: usize,
 ) -> PyResult<()> {
-    let t = target
-        .as_slice()
-        .map_err(|_| run::to_py(Error::value("target", "must be contiguous")))?;
-    let p = preds
-        .as_slice()
-        .map_err(|_| run::to_py(Error::value("preds", "must be contiguous")))?;
-    let m = cm
-        .as_slice_mut()
-        .map_err(|_| run::to_py(Error::value("state", "must be contiguous")))?;
+    let t = slice1(&target, "target")?;
+    let p = slice1(&preds, "preds")?;
+    let m = slice1_mut(&mut cm, "state")?;
     run::detached(py, || streaming::confusion_counts(t, p, classes, m))
 }
 
