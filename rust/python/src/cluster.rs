@@ -11,7 +11,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use crate::run::{self, to_py};
+use crate::run::{self, slice1, slice2, to_py};
 
 /// (centres, labels, inertia, squared shift, n_changed) of one Lloyd step.
 type StepOut<'py> = (
@@ -39,16 +39,7 @@ enum Arr1<'py> {
 }
 
 fn mat<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>, arg: &str) -> PyResult<(&'a [T], usize)> {
-    let d = a.shape()[1];
-    let s = a
-        .as_slice()
-        .map_err(|_| to_py(Error::value(arg, "must be a C-contiguous array")))?;
-    Ok((s, d))
-}
-
-fn vec1<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, arg: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| to_py(Error::value(arg, "must be a C-contiguous array")))
+    Ok((slice2(a, arg)?, a.shape()[1]))
 }
 
 /// The centres as a row-major slice, checked to have `d` columns like X.
@@ -173,7 +164,7 @@ fn kmeans_init<'py>(
         r: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (xs, d) = mat(x, "X")?;
-        let xn = vec1(xn, "x_squared_norms")?;
+        let xn = slice1(xn, "x_squared_norms")?;
         let c = run::detached(py, || {
             k::check_finite(xs, "X")?;
             let mut rng = k::run_rng(seed, key, r);
@@ -206,7 +197,7 @@ fn kmeans_step<'py>(
         lo: Option<&[i64]>,
     ) -> PyResult<StepOut<'py>> {
         let (xs, d) = mat(x, "X")?;
-        let xn = vec1(xn, "x_squared_norms")?;
+        let xn = slice1(xn, "x_squared_norms")?;
         let cs = centers_of(c, d)?;
         let s = run::detached(py, || k::lloyd_step(xs, d, xn, cs, lo, true))?;
         Ok((
@@ -218,7 +209,7 @@ fn kmeans_step<'py>(
         ))
     }
     let lo = match &labels_old {
-        Some(a) => Some(vec1(a, "labels_old")?),
+        Some(a) => Some(slice1(a, "labels_old")?),
         None => None,
     };
     with_same_dtype!(x, x_squared_norms, centers, |a, b, c| go(py, a, b, c, lo))
@@ -286,7 +277,7 @@ fn kmeans_inertia(
             Ok(k::inertia(xs, d, cs, l, true))
         })
     }
-    let l = vec1(&labels, "labels")?;
+    let l = slice1(&labels, "labels")?;
     match (&x, &centers) {
         (Arr2::F32(a), Arr2::F32(c)) => go(py, a, c, l),
         (Arr2::F64(a), Arr2::F64(c)) => go(py, a, c, l),
@@ -312,7 +303,7 @@ fn kmeans_balance<'py>(
         rounds: usize,
     ) -> PyResult<Out<'py>> {
         let (xs, d) = mat(x, "X")?;
-        let xn = vec1(xn, "x_squared_norms")?;
+        let xn = slice1(xn, "x_squared_norms")?;
         let cs = centers_of(c, d)?;
         let (c, l, s) = run::detached(py, || k::balance(xs, d, xn, cs, rounds, true))?;
         Ok((rows_out(py, c, d)?, PyArray1::from_vec(py, l), s))
@@ -470,7 +461,7 @@ fn views<'a, T: Scalar + Element>(
             format!("expected {} features (as the centres), got {d}", run.d()),
         )));
     }
-    let xn = vec1(xn, "x_squared_norms")?;
+    let xn = slice1(xn, "x_squared_norms")?;
     run.validate(xs, xn).map_err(to_py)?;
     Ok((xs, xn))
 }

@@ -10,7 +10,7 @@ use longtail_core::sampling::{
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-use crate::run::detached;
+use crate::run::{detached, slice1};
 
 /// A grouped index array in either width.
 #[derive(FromPyObject)]
@@ -19,26 +19,17 @@ enum OrderArg<'py> {
     U64(PyReadonlyArray1<'py, u64>),
 }
 
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| {
-        crate::run::to_py(longtail_core::Error::value(
-            name,
-            "must be a contiguous array",
-        ))
-    })
-}
-
 /// `$body` with `$o` bound to the slice of an [`OrderArg`] in its own width (the kernels
 /// are generic over it); `$name` names the argument in the error for a strided array.
 macro_rules! with_width {
     ($arg:expr, $name:literal, |$o:ident| $body:expr) => {
         match &$arg {
             OrderArg::U32(a) => {
-                let $o = slice(a, $name)?;
+                let $o = slice1(a, $name)?;
                 $body
             }
             OrderArg::U64(a) => {
-                let $o = slice(a, $name)?;
+                let $o = slice1(a, $name)?;
                 $body
             }
         }
@@ -57,7 +48,7 @@ fn group_labels<'py>(
     py: Python<'py>,
     labels: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Grouped<'py>> {
-    let labels = slice(&labels, "labels")?;
+    let labels = slice1(&labels, "labels")?;
     let g = detached(py, || groups::group_labels(labels))?;
     let order = match g.order {
         groups::Order::U32(o) => o.into_pyarray(py).into_any(),
@@ -85,8 +76,8 @@ fn class_first_indices<'py>(
     rank: u64,
     num_replicas: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let offsets = slice(&offsets, "offsets")?;
-    let probs = slice(&class_probs, "class_probs")?;
+    let offsets = slice1(&offsets, "offsets")?;
+    let probs = slice1(&class_probs, "class_probs")?;
     let out = with_width!(order, "order", |o| detached(py, || {
         class_first::class_first(
             o,
@@ -109,7 +100,7 @@ fn alias_table<'py>(
     py: Python<'py>,
     weights: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyAny>)> {
-    let w = slice(&weights, "weights")?;
+    let w = slice1(&weights, "weights")?;
     if (w.len() as u64) < (1u64 << 32) {
         let t = detached(py, || AliasTable::<u32>::new(w, "weights"))?;
         Ok((t.prob.into_pyarray(py), t.alias.into_pyarray(py).into_any()))
@@ -132,7 +123,7 @@ fn weighted_indices<'py>(
     rank: u64,
     num_replicas: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let p = slice(&prob, "prob")?;
+    let p = slice1(&prob, "prob")?;
     let out = with_width!(alias, "alias", |a| detached(py, || {
         weighted::weighted_with_replacement(p, a, total, seed, epoch, rank, num_replicas)
     })?);
@@ -153,7 +144,7 @@ fn weighted_indices_without_replacement<'py>(
     rank: u64,
     num_replicas: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let w = slice(&weights, "weights")?;
+    let w = slice1(&weights, "weights")?;
     let out = detached(py, || {
         let s = weighted::weighted_sample_without_replacement(w, num_samples, seed, epoch)?;
         weighted::rank_share(&s, total, rank, num_replicas)
@@ -174,7 +165,7 @@ fn repeat_factor_indices<'py>(
     num_replicas: u64,
     drop_last: bool,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let f = slice(&factors, "repeat_factors")?;
+    let f = slice1(&factors, "repeat_factors")?;
     let out = detached(py, || {
         longtail_core::sampling::check_replicas(rank, num_replicas)?;
         let s = repeat::repeat_factor_epoch(f, seed, epoch)?;
@@ -204,7 +195,7 @@ fn m_per_class_indices<'py>(
     rank: u64,
     num_replicas: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let offsets = slice(&offsets, "offsets")?;
+    let offsets = slice1(&offsets, "offsets")?;
     let out = with_width!(order, "order", |o| detached(py, || {
         m_per_class::m_per_class(
             o,
