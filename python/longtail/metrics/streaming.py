@@ -620,14 +620,14 @@ class _Ranking(_Accumulator):
             "ids": np.zeros(0, dtype=np.int64),
         }
 
-    def _rows(
-        self, preds: Any, target: Any, check_target: bool = True
-    ) -> tuple[np.ndarray, ...]:
+    def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
         c = self.num_classes
         if self.task == "binary":
             p = _as_scores(preds, "preds", (1,))
             t = as_1d_labels(target, "target", allow_empty=True)
-            lo_hi = _core.label_range(t, _NO_LABELS) if check_target else None
+            # Binned: the kernel checks the targets in its own pass and leaves the state
+            # unchanged on an error (update() then unmarks the batch's ids).
+            lo_hi = _core.label_range(t, _NO_LABELS) if self.bins is None else None
             if lo_hi is not None and (lo_hi[0] < 0 or lo_hi[1] > 1):
                 raise ValueError("target: binary targets must be 0 or 1")
         elif self.task == "multiclass":
@@ -677,12 +677,6 @@ class _Ranking(_Accumulator):
         (n, C), ``target`` (n,) class ids; multilabel: ``preds`` and ``target`` (n, C).
         ``indexes`` (n,): sample ids; an id seen before is not counted again.
         """
-        if self.bins is not None and indexes is None and self.task == "binary":
-            # The binary kernel checks the targets in its own pass and leaves the state
-            # unchanged on an error, so the separate pass over them is skipped.
-            self._unsync()
-            self._accumulate(self._state, self._rows(preds, target, check_target=False))
-            return
         if self.bins is not None or indexes is None:
             super().update(preds, target, indexes=indexes)
             return
