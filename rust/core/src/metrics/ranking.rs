@@ -383,6 +383,10 @@ pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Resul
 /// Check the shape of a row-major `n x c` score matrix and that it is finite.
 fn check_matrix(scores: &[f64], n: usize, c: usize) -> Result<()> {
     check_matrix_shape(scores, n, c)?;
+    check_finite_matrix(scores)
+}
+
+fn check_finite_matrix(scores: &[f64]) -> Result<()> {
     if scores
         .par_chunks(1 << 16)
         .any(|ch| ch.iter().any(|x| !x.is_finite()))
@@ -569,7 +573,7 @@ pub fn per_column(
         // The tiled scan reads every score once and checks it on the way.
         return one_vs_rest_unit(y, scores, n, c, m).ok_or_else(non_finite);
     }
-    check_matrix(scores, n, c)?;
+    check_finite_matrix(scores)?;
     let is_pos = |i: usize, col: usize| -> bool {
         match truth {
             Truth::Classes(y) => y[i] as usize == col,
