@@ -11,7 +11,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_numpy", "as_1d_labels", "as_float_array", "check_positive_int"]
+__all__ = [
+    "to_numpy",
+    "raw_labels",
+    "dataset_labels",
+    "as_1d_labels",
+    "as_float_array",
+    "as_scores",
+    "all_finite",
+    "check_positive_int",
+]
 
 
 def to_numpy(x: Any, name: str) -> np.ndarray:
@@ -38,6 +47,104 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     if arr.dtype == object:
         raise TypeError(f"{name}: expected a numeric array, got ragged or object data")
     return arr
+
+
+def raw_labels(labels: Any, label_column: str = "label") -> Any:
+    """The label container of ``labels``: itself, or a dataset's label attribute/column.
+
+    Never iterates a dataset: labels are read from ``targets`` (torchvision), ``labels``,
+    or the ``label_column`` column of a Hugging Face ``datasets.Dataset``.
+    """
+    if isinstance(labels, (np.ndarray, list, tuple)):
+        return labels
+    if type(labels).__module__.startswith("torch") and hasattr(labels, "detach"):
+        return labels
+    for attr in ("targets", "labels"):
+        value = getattr(labels, attr, None)
+        if value is not None and not callable(value):
+            return value
+    column_names = getattr(labels, "column_names", None)
+    if column_names is not None:
+        if label_column not in column_names:
+            raise ValueError(
+                f"labels: the dataset has no column {label_column!r} (columns: "
+                f"{list(column_names)}); pass label_column=<name of the label column>"
+            )
+        return labels[label_column]
+    if hasattr(labels, "__getitem__") and hasattr(labels, "__len__") and not hasattr(
+        labels, "__array__"
+    ):
+        raise TypeError(
+            f"labels: got a {type(labels).__name__} without a 'targets' or 'labels' "
+            "attribute; pass the class ids directly (a 1-D array with one integer per "
+            "example), set dataset.targets, or for a Hugging Face dataset pass "
+            "label_column=<column name>"
+        )
+    return labels
+
+
+def dataset_labels(labels: Any, *, label_column: str = "label", name: str = "labels") -> np.ndarray:
+    """1-D int64 class ids from an array-like, a tensor, or a dataset carrying them.
+
+    The one way every module reads labels (samplers, ``select``, ``noise``): a 1-D
+    array/list/tensor of integer ids, a dataset with ``targets`` (torchvision) or
+    ``labels``, or a Hugging Face ``datasets.Dataset`` with ``label_column``.
+
+    >>> class DS:
+    ...     targets = [0, 1, 1]
+    >>> dataset_labels(DS()).tolist()
+    [0, 1, 1]
+    """
+    return as_1d_labels(raw_labels(labels, label_column), name)
+
+
+def as_scores(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] = (1, 2),
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """Scores/probabilities as a C-contiguous float32 or float64 array, copied at most once.
+
+    The native input path of every metric and selection function: float32 stays float32
+    (float16/bfloat16 tensors are widened to float32), float64 stays float64, integer
+    and bool scores become float64. A contiguous numpy array or CPU tensor of the right
+    dtype is returned without a copy. Kernels take both widths.
+
+    >>> as_scores(np.zeros(3, dtype=np.float32), "y_score").dtype
+    dtype('float32')
+    >>> as_scores([1, 0], "y_score").dtype
+    dtype('float64')
+    """
+    arr = to_numpy(x, name)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected numeric scores, got dtype {arr.dtype}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in dims:
+        want = " or ".join(f"{d}-D" for d in dims)
+        raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name}: must not be empty")
+    dtype = np.float32 if arr.dtype in (np.float32, np.float16) else np.float64
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if finite and not all_finite(arr):
+        raise ValueError(f"{name}: contains NaN or infinity")
+    return arr
+
+
+def all_finite(arr: np.ndarray, block: int = 1 << 20) -> bool:
+    """``np.isfinite(arr).all()`` in blocks, so the check never allocates n bytes.
+
+    >>> all_finite(np.array([1.0, np.nan]))
+    False
+    """
+    flat = arr.reshape(-1)
+    for i in range(0, flat.size, block):
+        if not np.isfinite(flat[i : i + block]).all():
+            return False
+    return True
 
 
 def as_1d_labels(x: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:

@@ -27,7 +27,13 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from longtail import _core
-from longtail._checks import as_1d_labels, check_positive_int, to_numpy
+from longtail._checks import (
+    as_1d_labels,
+    check_positive_int,
+    dataset_labels,
+    raw_labels,
+    to_numpy,
+)
 from longtail.distributed import default_replicas
 
 __all__ = [
@@ -46,42 +52,12 @@ _U64 = 1 << 64
 
 
 def _raw_labels(labels: Any, label_column: str) -> Any:
-    """The label container of ``labels``: itself, or a dataset's label attribute/column.
-
-    Never iterates a dataset: labels are read from ``targets`` (torchvision), ``labels``,
-    or the ``label_column`` column of a Hugging Face ``datasets.Dataset``.
-    """
-    if isinstance(labels, (np.ndarray, list, tuple)):
-        return labels
-    if type(labels).__module__.startswith("torch") and hasattr(labels, "detach"):
-        return labels
-    for attr in ("targets", "labels"):
-        value = getattr(labels, attr, None)
-        if value is not None and not callable(value):
-            return value
-    column_names = getattr(labels, "column_names", None)
-    if column_names is not None:
-        if label_column not in column_names:
-            raise ValueError(
-                f"labels: the dataset has no column {label_column!r} (columns: "
-                f"{list(column_names)}); pass label_column=<name of the label column>"
-            )
-        return labels[label_column]
-    if hasattr(labels, "__getitem__") and hasattr(labels, "__len__") and not hasattr(
-        labels, "__array__"
-    ):
-        raise TypeError(
-            f"labels: got a {type(labels).__name__} without a 'targets' or 'labels' "
-            "attribute; pass the class ids directly (a 1-D array with one integer per "
-            "example), set dataset.targets, or for a Hugging Face dataset pass "
-            "label_column=<column name>"
-        )
-    return labels
+    return raw_labels(labels, label_column)
 
 
 def _labels(labels: Any, label_column: str = "label") -> np.ndarray:
     """1-D int64 class ids from an array-like or a dataset carrying them."""
-    return as_1d_labels(_raw_labels(labels, label_column), "labels")
+    return dataset_labels(labels, label_column=label_column)
 
 
 def _check_seed(seed: Any) -> int:
