@@ -272,6 +272,8 @@ class ClassBalancedSampler(_EpochStream):
         num_samples: length of the epoch over all replicas.
         replacement: ``False`` for class-aware (cycling) sampling within classes.
         seed: any integer; the stream is a pure function of ``(seed, epoch)``.
+        generator: a ``torch.Generator`` instead of ``seed``: its ``initial_seed()`` is
+            the seed (the generator is not advanced); not together with a nonzero seed.
         num_replicas, rank: DDP layout (default: ``torch.distributed``, else 1 and 0).
         drop_last: cut the epoch to a multiple of ``num_replicas`` instead of padding.
         label_column: column name for Hugging Face datasets.
@@ -389,6 +391,11 @@ class WeightedSampler(_EpochStream):
     selection: O(n) instead of O(n * num_samples). Also DDP-aware (``num_replicas``,
     ``rank``, ``drop_last``), with ``set_epoch``, ``state_dict`` and ``indices()``.
 
+    ``weights``, ``num_samples`` and ``replacement`` may be given positionally, as to
+    ``WeightedRandomSampler``; ``generator=`` takes a ``torch.Generator`` (its
+    ``initial_seed()`` is the seed). As ``WeightedRandomSampler``, every pass draws anew
+    (the next epoch) until ``set_epoch`` pins one.
+
     Memory: 12 bytes per weight with replacement (the table; the weights are not
     kept), the float64 weights without replacement.
 
@@ -396,8 +403,12 @@ class WeightedSampler(_EpochStream):
     >>> idx = s.indices()
     >>> int((idx == 0).sum()), 650 < int((idx == 2).sum()) < 850
     (0, True)
-    >>> sorted(WeightedSampler([1, 2, 3], 3, replacement=False).indices().tolist())
+    >>> sorted(WeightedSampler([1, 2, 3], 3, False).indices().tolist())
     [0, 1, 2]
+    >>> g = torch.Generator().manual_seed(7)
+    >>> bool((WeightedSampler([1, 2], 9, generator=g).indices()
+    ...       == WeightedSampler([1, 2], 9, seed=7).indices()).all())
+    True
     """
 
     def __init__(
@@ -527,8 +538,10 @@ class RepeatFactorSampler(_EpochStream):
     ``r_c = max(1, sqrt(threshold / f_c))`` and ``r_i`` is the largest ``r_c`` over the
     image's classes. Each epoch repeats image ``i`` ``floor(r_i)`` times plus once more
     with probability ``frac(r_i)`` (a fresh draw per epoch), then shuffles. The epoch
-    length therefore changes with ``set_epoch``; ``len()`` is that of the current epoch
-    (per rank, padded like ``DistributedSampler`` unless ``drop_last``).
+    length therefore changes from epoch to epoch; ``len()`` is that of the current epoch
+    (per rank, padded like ``DistributedSampler`` unless ``drop_last``): without
+    ``set_epoch``, the pass in progress or last started, so call ``set_epoch`` first
+    when the length of the coming pass must be known beforehand.
 
     >>> s = RepeatFactorSampler([[0], [0], [0], [0, 1], []], threshold=0.8, seed=0)
     >>> s.repeat_factors.round(3).tolist()
@@ -587,6 +600,8 @@ class MPerClassSampler(_EpochStream):
     ``len(labels) // batch_size``, at least 1); ranks get disjoint batches, each rank
     ``ceil(length / num_replicas)``. Metric-learning batches as in
     pytorch-metric-learning's ``MPerClassSampler``, but an actual batch sampler.
+    Epochs, ``seed`` / ``generator``, ``state_dict`` (counted in batches) as for the
+    other samplers: every pass draws the next epoch until ``set_epoch`` pins one.
 
     >>> labels = [0] * 5 + [1] * 5 + [2] * 5
     >>> s = MPerClassSampler(labels, m=2, batch_size=4, seed=0)
@@ -680,7 +695,8 @@ class BalancedReplayBuffer:
     currently largest class (ties broken at random); an example of a largest class
     instead replaces a random stored example of its own class with probability
     ``stored_c / seen_c`` (reservoir sampling within the class). Deterministic given
-    ``seed`` and the order of ``add`` calls.
+    ``seed`` (or ``generator=``, a ``torch.Generator`` whose ``initial_seed()`` is used)
+    and the order of ``add`` calls.
 
     >>> buf = BalancedReplayBuffer(4, seed=0)
     >>> buf.add(range(10), [0] * 8 + [1, 2])
