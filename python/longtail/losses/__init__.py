@@ -22,7 +22,9 @@ is left to the device-side assertion of ``cross_entropy``/``gather`` instead.
 
 References: Cui et al. 2019 (class-balanced loss), Lin et al. 2017 (focal loss, prior
 bias init), Cao et al. 2019 (LDAM-DRW), Ren et al. 2020 (balanced softmax), Menon et al.
-2021 (logit adjustment), Kang et al. 2020 (tau-normalisation), Hou et al. 2023 (SBCL).
+2021 (logit adjustment), Kang et al. 2020 (tau-normalisation), Hou et al. 2023 (SBCL),
+Ridnik et al. 2021 (ASL), Salehi et al. 2017 (Tversky), Wang et al. 2021 (Seesaw), Tan et
+al. 2021 (EQLv2), Zhang & Sabuncu 2018 (GCE), Chou et al. 2020 (Remix).
 
 Where each loss lives (one module per family; every name is importable from
 ``longtail.losses``):
@@ -32,13 +34,27 @@ Where each loss lives (one module per family; every name is importable from
 - :mod:`longtail.losses.margins` (margins and logit adjustment): ``LDAMLoss``,
   ``BalancedSoftmaxLoss``, ``LogitAdjustedLoss``, ``logit_adjust``, ``tau_normalize``,
   ``prior_bias_init``;
-- :mod:`longtail.losses.contrastive`: ``SubclassContrastiveLoss``.
+- :mod:`longtail.losses.dense` (dense and multi-label): ``ClassBalancedBCELoss``,
+  ``AsymmetricLoss``, ``TverskyLoss``;
+- :mod:`longtail.losses.detection` (detection heads): ``SeesawLoss``, ``EQLv2Loss``;
+- :mod:`longtail.losses.noise_robust`: ``GCELoss``;
+- :mod:`longtail.losses.contrastive`: ``SubclassContrastiveLoss``;
+- :mod:`longtail.losses.mixing`: ``remix``.
 
 The argument checks every loss shares are in ``longtail.losses._checks``, the shared
 math (reduction, count buffers, weighted cross-entropy) in ``longtail.losses._common``.
 """
 
 from longtail.losses.contrastive import SubclassContrastiveLoss, subclass_contrastive_loss
+from longtail.losses.dense import (
+    AsymmetricLoss,
+    ClassBalancedBCELoss,
+    TverskyLoss,
+    asymmetric_loss,
+    class_balanced_bce_loss,
+    tversky_loss,
+)
+from longtail.losses.detection import EQLv2Loss, SeesawLoss, eqlv2_loss, seesaw_loss
 from longtail.losses.margins import (
     BalancedSoftmaxLoss,
     LDAMLoss,
@@ -50,6 +66,8 @@ from longtail.losses.margins import (
     prior_bias_init,
     tau_normalize,
 )
+from longtail.losses.mixing import remix
+from longtail.losses.noise_robust import GCELoss, gce_loss
 from longtail.losses.reweighting import (
     ClassBalancedLoss,
     FocalLoss,
@@ -77,4 +95,17 @@ __all__ = [
     "logit_adjusted_loss",
     "SubclassContrastiveLoss",
     "subclass_contrastive_loss",
+    "ClassBalancedBCELoss",
+    "class_balanced_bce_loss",
+    "AsymmetricLoss",
+    "asymmetric_loss",
+    "TverskyLoss",
+    "tversky_loss",
+    "SeesawLoss",
+    "seesaw_loss",
+    "EQLv2Loss",
+    "eqlv2_loss",
+    "GCELoss",
+    "gce_loss",
+    "remix",
 ]

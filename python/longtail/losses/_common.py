@@ -93,3 +93,13 @@ def _weighted_ce(logits: Tensor, target: Tensor, offset: Tensor | None, class_we
         if weighted_mean:
             denom = w.sum()
     return _reduce(loss, keep, reduction, logits.dtype, shape, denom)
+
+
+def _one_hot(t: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
+    """(M,) ids in [0, num_classes) -> (M, num_classes) one-hot in ``dtype``.
+
+    ``F.one_hot`` checks the id range on the host, a device-to-host sync on a GPU; ids
+    are range-checked on the CPU before they get here.
+    """
+    out = torch.zeros(t.shape[0], num_classes, dtype=dtype, device=t.device)
+    return out.scatter_(1, t.unsqueeze(1), 1.0)
