@@ -1,14 +1,18 @@
 """Losses and post-hoc corrections for long-tailed training.
 
 Every re-balancing loss of the long-tail literature that is usually copied from a paper
-repository, as one tested module with one set of conventions:
+repository, as one tested package with one set of conventions:
 
 - each loss is an :class:`torch.nn.Module` (class counts kept as buffers, so
   ``.to(device)`` moves them) and a functional form sharing the same math; the
   functional forms check and convert ``counts`` on every call (a host-to-device copy
   when the logits are on a GPU), so in a training loop prefer the module;
 - ``reduction="mean"|"sum"|"none"`` and ``ignore_index`` as in
-  :func:`torch.nn.functional.cross_entropy`; logits are ``(N, C)`` or ``(N, C, d1, ...)``;
+  :func:`torch.nn.functional.cross_entropy`; logits are ``(N, C)`` or ``(N, C, d1, ...)``
+  (the multi-label losses take 0/1 targets of the logits' shape, ``ignore_index=None``
+  by default; the detection heads take ``(N, C)``);
+- running statistics (Seesaw's class counts, EQLv2's gradient sums) are buffers updated
+  on the device in training mode;
 - device and dtype follow the input: float16/bfloat16 logits are computed in float32
   (log-sum-exp and the class offsets would lose too much in half precision) and the loss
   comes back in the input dtype; nothing in ``forward`` copies between host and device;

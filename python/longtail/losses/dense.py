@@ -300,8 +300,8 @@ class TverskyLoss(nn.Module):
     tensor(0.5299)
     """
 
-    def __init__(self, alpha: float = 0.5, beta: float = 0.5, gamma: float = 1.0, *,
-                 ignore_index: int | None = None, reduction: str = "mean") -> None:
+    def __init__(self, alpha: float = 0.5, beta: float = 0.5, gamma: float = 1.0,
+                 ignore_index: int | None = None, *, reduction: str = "mean") -> None:
         super().__init__()
         self.alpha = _check_float(alpha, "alpha", low=0.0)
         self.beta = _check_float(beta, "beta", low=0.0)

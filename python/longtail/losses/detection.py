@@ -113,6 +113,8 @@ class SeesawLoss(_CountsModule):
     This is the classification form of mmdetection's ``seesaw_ce_loss`` (softmax over C
     class logits, no objectness branch). ``p = q = 0`` is cross-entropy. ``reduction="mean"``
     averages over non-ignored samples; samples with ``ignore_index`` are not counted.
+    Under DDP each rank counts the samples it sees, as in mmdetection (DDP's default
+    ``broadcast_buffers=True`` then gives every rank the counts of rank 0).
 
     Wang, Zhang, Zang, Cao, Pang, Gong, Chen, Liu, Loy, Lin, "Seesaw Loss for Long-Tailed
     Instance Segmentation", CVPR 2021.
