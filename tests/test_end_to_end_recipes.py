@@ -76,6 +76,7 @@ def test_seesaw_beats_cross_entropy_on_long_tailed_digits():
     assert np.mean(gains) > 0.03, gains
 
 
+@pytest.mark.slow
 def test_demo_profile_option(tmp_path):
     from longtail.cli import build_parser
     from longtail.demo import digits_long_tailed
