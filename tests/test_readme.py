@@ -125,6 +125,7 @@ w = criterion.weight.cpu()
 assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare class
 """,
     ),
+    "Losses | y = np.repeat(np.arange(10), 100)": Block(),
 }
 
 
@@ -139,9 +140,16 @@ class Example:
 
 
 def _key_line(code: str) -> str:
+    in_import = False  # inside the parentheses of a multi-line import
     for raw in code.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#") or re.match(r"(import|from)\s", line):
+        if in_import:
+            in_import = ")" not in line
+            continue
+        if re.match(r"(import|from)\s", line):
+            in_import = "(" in line and ")" not in line
+            continue
+        if not line or line.startswith("#"):
             continue
         return re.sub(r"\s+#.*$", "", line)
     return "(no code)"
