@@ -219,6 +219,84 @@ def test_verbose_shows_progress_and_changes_nothing(capsys):
     np.testing.assert_array_equal(quiet.labels_, loud.labels_)
 
 
+def _bar_counts(err: str) -> tuple[int, int]:
+    """The last ``n/total`` a tqdm bar printed."""
+    import re
+
+    n, total = re.findall(r"(\d+)/(\d+) \[", err)[-1]
+    return int(n), int(total)
+
+
+def test_verbose_bar_ends_at_the_iterations_run(capsys):
+    X = _blobs(1500, 4, centers=6)
+    km = KMeans(6, seed=0, max_iter=300, verbose=True).fit(X)
+    assert 1 < km.n_iter_ < 300  # stopped early, so the old bar would read 300/300
+    assert _bar_counts(capsys.readouterr().err) == (km.n_iter_, km.n_iter_)
+    # several runs: the bar counts every iteration of every run, and stops full
+    three = KMeans(6, seed=0, n_init=3, max_iter=300, verbose=True).fit(X)
+    n, total = _bar_counts(capsys.readouterr().err)
+    assert n == total < 3 * 300 and total >= three.n_iter_ + 2
+    # a run that reaches max_iter fills the bar exactly too
+    KMeans(6, seed=0, max_iter=2, tol=0.0, verbose=True).fit(_random(800, 3))
+    assert _bar_counts(capsys.readouterr().err) == (2, 2)
+
+
+# --- random_state (scikit-learn's name for seed) ------------------------------------
+
+
+def test_random_state_is_the_seed():
+    X = _random(1200, 5)
+    by_seed = KMeans(9, seed=4).fit(X)
+    for rs in (4, np.int64(4)):
+        km = KMeans(9, random_state=rs).fit(X)
+        np.testing.assert_array_equal(km.cluster_centers_, by_seed.cluster_centers_)
+        np.testing.assert_array_equal(km.labels_, by_seed.labels_)
+    # both given and equal is fine; None means seed
+    same = KMeans(9, seed=4, random_state=4).fit(X)
+    np.testing.assert_array_equal(same.labels_, by_seed.labels_)
+    none = KMeans(9, seed=4, random_state=None).fit(X)
+    np.testing.assert_array_equal(none.labels_, by_seed.labels_)
+    # the default random_state=None gives the documented default seed 0
+    np.testing.assert_array_equal(
+        KMeans(9).fit(X).labels_, KMeans(9, random_state=0).fit(X).labels_
+    )
+    assert not np.array_equal(KMeans(9, random_state=5).fit(X).labels_, by_seed.labels_)
+    # scikit-learn's parameter protocol sees it
+    km = clone(KMeans(3, random_state=2))
+    assert km.get_params()["random_state"] == 2 and km.get_params()["seed"] == 0
+    # and a grid over random_state works as in scikit-learn
+    assert KMeans(3).set_params(random_state=1).random_state == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(seed=1, random_state=2), ValueError, "random_state: random_state=2 and seed=1"),
+        (dict(random_state=-1), ValueError, "random_state"),
+        (dict(random_state=2**64), ValueError, "random_state"),
+        (dict(random_state=1.5), TypeError, "random_state: expected an int or None"),
+        (dict(random_state=True), TypeError, "random_state"),
+        (dict(random_state=np.random.RandomState(0)), TypeError, "RandomState"),
+    ],
+)
+def test_random_state_bad_values(kwargs, exc, match):
+    X = _random(50, 2)
+    with pytest.raises(exc, match=match):
+        KMeans(2, **kwargs).fit(X)
+    with pytest.raises(exc, match=match):
+        subclass_labels(X, np.repeat([0, 1], 25), **kwargs)
+
+
+def test_subclass_labels_random_state():
+    X = _random(600, 4)
+    y = np.repeat([0, 1, 2], [400, 150, 50])
+    a = subclass_labels(X, y, seed=3)
+    b = subclass_labels(X, y, random_state=3)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    c = subclass_labels(X, y, random_state=4)
+    assert not np.array_equal(a[0], c[0])
+
+
 # --- determinism ------------------------------------------------------------------
 
 

@@ -244,7 +244,7 @@ def test_resume_yields_exactly_the_remaining_indices(make):
     it = iter(s)
     head = [next(it) for _ in range(17)]
     state = s.state_dict()
-    assert state == {"epoch": 2, "seed": 7, "yielded": 17}
+    assert state == {"epoch": 2, "seed": 7, "yielded": 17, "pinned": True}
     resumed = make()
     resumed.load_state_dict(state)
     assert head + list(resumed) == full

@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest / smallest training class (default: %(default)g)",
     )
     demo.add_argument(
+        "--profile",
+        choices=("exp", "step", "linear", "zipf"),
+        default=d.profile,
+        help="how class sizes fall from the largest to the smallest class "
+        "(longtail.datasets.long_tailed_indices; default: %(default)s)",
+    )
+    demo.add_argument(
         "--seeds",
         type=_positive_int,
         default=d.seeds,
@@ -212,6 +219,7 @@ def _run_demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     config = DemoConfig(
         imbalance_ratio=args.imbalance_ratio,
+        profile=args.profile,
         seeds=args.seeds,
         epochs=args.epochs,
         many=args.many,

@@ -41,6 +41,31 @@ def _check_seed(seed: Any) -> int:
     return seed
 
 
+def _resolve_seed(seed: Any, random_state: Any) -> int:
+    """The seed from ``seed`` and scikit-learn's ``random_state`` (an int or None).
+
+    ``random_state=None`` (the default) means ``seed``; an integer ``random_state``
+    is the seed, and must equal ``seed`` when ``seed`` is not the default 0.
+    """
+    seed = _check_seed(seed)
+    if random_state is None:
+        return seed
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError(
+            "random_state: expected an int or None (a RandomState or Generator instance "
+            f"is not supported; pass an int seed), got {type(random_state).__name__}"
+        )
+    state = check_positive_int(random_state, "random_state", minimum=0)
+    if state >= 2**64:
+        raise ValueError(f"random_state: must be < 2**64, got {state}")
+    if seed != 0 and seed != state:
+        raise ValueError(
+            f"random_state: random_state={state} and seed={seed} disagree; "
+            "give one of them (random_state is scikit-learn's name for seed)"
+        )
+    return state
+
+
 def _check_tol(tol: Any) -> float:
     if isinstance(tol, bool) or not isinstance(tol, Real) or not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tol: must be a finite number >= 0, got {tol!r}")
@@ -78,6 +103,11 @@ class KMeans(ClusterMixin, BaseEstimator):
         Relative tolerance on the squared centre shift (as scikit-learn).
     seed : int
         The result is a pure function of ``seed`` (and the data).
+    random_state : int or None
+        scikit-learn's name for ``seed``: an integer is used as the seed (a nonzero
+        ``seed`` given too must be equal, else ``ValueError``); ``None`` (the default)
+        means ``seed``, so results stay reproducible (unlike scikit-learn, where None
+        draws a fresh seed). RandomState instances are not accepted.
     balanced : bool
         After Lloyd's iterations, reassign so that cluster sizes differ by at most one
         (greedy by the gap between nearest and second-nearest centre, then centres to
@@ -135,6 +165,7 @@ class KMeans(ClusterMixin, BaseEstimator):
         verbose: bool = False,
         n_local_trials: int | None = None,
         init_size: int | None = None,
+        random_state: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -146,6 +177,7 @@ class KMeans(ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.n_local_trials = n_local_trials
         self.init_size = init_size
+        self.random_state = random_state
 
     def fit(self, X: Any, y: Any = None) -> KMeans:
         """Cluster ``X`` (n_samples, n_features); ``y`` is ignored.
@@ -157,7 +189,7 @@ class KMeans(ClusterMixin, BaseEstimator):
         n_init = check_positive_int(self.n_init, "n_init")
         max_iter = check_positive_int(self.max_iter, "max_iter")
         tol = _check_tol(self.tol)
-        seed = _check_seed(self.seed)
+        seed = _resolve_seed(self.seed, self.random_state)
         trials = self.n_local_trials
         if trials is not None:
             trials = check_positive_int(trials, "n_local_trials")
@@ -217,7 +249,9 @@ class KMeans(ClusterMixin, BaseEstimator):
                         break
                     if shift <= tol_abs:
                         break
-                bar.update(max_iter - n_iter)
+                # The bar ends at the iterations actually run (e.g. 49/49), not max_iter.
+                bar.total -= max_iter - n_iter
+                bar.refresh()
                 centers = lloyd.centers()
                 if strict:
                     labels = lloyd.labels()
@@ -299,6 +333,7 @@ def subclass_labels(
     balanced: bool = False,
     max_iter: int = 300,
     tol: float = 1e-4,
+    random_state: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split every class into k-means subclasses of about ``subclass_size`` examples.
 
@@ -312,6 +347,7 @@ def subclass_labels(
     reference code uses a balanced k-means); class ``j`` (in sorted order of the class
     ids) gets exactly what ``KMeans(k_j, seed=seed, balanced=balanced)`` gives it alone
     when ``j == 0``, and an independent stream of the same seed otherwise.
+    ``random_state`` is scikit-learn's name for ``seed``, as in :class:`KMeans`.
 
     Returns
     -------
@@ -339,7 +375,7 @@ def subclass_labels(
         raise ValueError(
             f"labels: expected {X.shape[0]} labels (one per row of features), got {y.shape[0]}"
         )
-    seed = _check_seed(seed)
+    seed = _resolve_seed(seed, random_state)
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = _check_tol(tol)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)

@@ -67,7 +67,9 @@ class DemoConfig:
 
     The training budget (epochs, batch size, learning rate, width) is shared by every
     recipe, so that the comparison is fair. ``many``/``few`` are the shot-group
-    thresholds on training-class size (many: n > many, few: n < few); with digits at
+    thresholds on training-class size (many: n > many, few: n < few); ``profile`` is the
+    imbalance profile of :func:`longtail.datasets.long_tailed_indices` ("exp", "step",
+    "linear" or "zipf"); with digits at
     imbalance ratio 100 the classes have 133 down to 1 training examples, so the
     library-wide defaults (100/20), made for CIFAR-LT's 5000..50, would leave one class
     in the many-shot group.
@@ -77,6 +79,7 @@ class DemoConfig:
     """
 
     imbalance_ratio: float = 100.0
+    profile: str = "exp"
     seeds: int = 3
     epochs: int = 60
     batch_size: int = 32
@@ -124,14 +127,16 @@ class DemoResult:
 
 
 def digits_long_tailed(
-    imbalance_ratio: float = 100.0, *, test_per_class: int = 50, seed: int = 0
+    imbalance_ratio: float = 100.0, *, test_per_class: int = 50, seed: int = 0,
+    profile: str = "exp",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Long-tailed train set and balanced test set from scikit-learn's digits.
 
     The test set is taken first (``test_per_class`` images of every class), so that it
     stays balanced and disjoint from training; the long-tailed training set is then cut
-    from the rest by :func:`longtail.datasets.long_tailed_indices` (exponential profile:
-    class 0 keeps the most images, class 9 the fewest, ratio ``imbalance_ratio``).
+    from the rest by :func:`longtail.datasets.long_tailed_indices` (``profile``, by
+    default exponential: class 0 keeps the most images, class 9 the fewest, ratio
+    ``imbalance_ratio``; also "step", "linear" or "zipf").
     Pixels are scaled from 0..16 to 0..1. Returns ``X_train, y_train, X_test, y_test``.
 
     >>> X_tr, y_tr, X_te, y_te = digits_long_tailed(10, test_per_class=20, seed=1)
@@ -150,7 +155,9 @@ def digits_long_tailed(
         [rng.permutation(np.flatnonzero(y == c))[:test_per_class] for c in np.unique(y)]
     )
     pool = np.setdiff1d(np.arange(y.size), test)
-    keep = pool[long_tailed_indices(y[pool], imbalance_ratio=imbalance_ratio, seed=seed)]
+    keep = pool[
+        long_tailed_indices(y[pool], imbalance_ratio=imbalance_ratio, profile=profile, seed=seed)
+    ]
     return X[keep], y[keep], X[test], y[test]
 
 
@@ -285,7 +292,10 @@ def run_demo(config: DemoConfig | None = None, *, progress: bool = False) -> Dem
         with bar:
             for seed in range(config.seeds):
                 X_tr, y_tr, X_te, y_te = digits_long_tailed(
-                    config.imbalance_ratio, test_per_class=config.test_per_class, seed=seed
+                    config.imbalance_ratio,
+                    test_per_class=config.test_per_class,
+                    seed=seed,
+                    profile=config.profile,
                 )
                 counts = np.bincount(y_tr, minlength=10)
                 if result is None:
@@ -358,7 +368,9 @@ def format_demo_table(result: DemoResult) -> str:
     counts = result.train_counts
     lines.append("")
     lines.append(
-        f"digits, imbalance ratio {cfg.imbalance_ratio:g}: {int(counts.sum())} training images "
+        f"digits, imbalance ratio {cfg.imbalance_ratio:g}"
+        + ("" if cfg.profile == "exp" else f" ({cfg.profile} profile)")
+        + f": {int(counts.sum())} training images "
         f"(class sizes {int(counts.max())} .. {int(counts.min())}), "
         f"{cfg.test_per_class} test images per class; mean"
         + (" ± sd" if cfg.seeds > 1 else "")
@@ -455,7 +467,9 @@ def write_demo_outputs(result: DemoResult, out: str | os.PathLike[str]) -> dict[
         "A small MLP trained on a long-tailed subset of scikit-learn's digits with plain "
         "cross-entropy and with longtail's recipes (same budget for all), scored on a "
         "balanced test set. Reproduce with `longtail demo "
-        f"--imbalance-ratio {cfg.imbalance_ratio:g} --seeds {cfg.seeds} "
+        f"--imbalance-ratio {cfg.imbalance_ratio:g} "
+        + ("" if cfg.profile == "exp" else f"--profile {cfg.profile} ")
+        + f"--seeds {cfg.seeds} "
         f"--epochs {cfg.epochs}`.",
         "",
         "```text",

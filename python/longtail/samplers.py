@@ -4,9 +4,24 @@ Every sampler draws one *global stream* of example indices per ``(seed, epoch)``
 Rust (``longtail._core``, GIL released, results independent of the thread count).
 With ``num_replicas``/``rank`` (defaulting to ``torch.distributed`` when it is
 initialised), rank ``r`` takes positions ``r, r + R, ...`` of that stream, so the ranks
-of one epoch have equal lengths and together form the stream. ``set_epoch(e)`` changes
-the stream, ``state_dict()`` / ``load_state_dict()`` resume mid-epoch, and
-``indices()`` returns a whole epoch as an int64 numpy array (the fast path).
+of one epoch have equal lengths and together form the stream. ``state_dict()`` /
+``load_state_dict()`` resume mid-epoch, and ``indices()`` returns the current epoch as an
+int64 numpy array (the fast path).
+
+Epochs: until ``set_epoch`` is called, every new iteration (``iter(sampler)``, i.e.
+every pass of a ``DataLoader``) advances the epoch by one, starting at 0, so each pass
+draws afresh, as ``RandomSampler`` and ``WeightedRandomSampler`` do; the epoch depends
+only on how many passes were started, so ranks that iterate equally often draw the same
+epoch. ``set_epoch(e)`` pins epoch ``e``: every later pass repeats it until the next
+``set_epoch``. This differs from ``DistributedSampler``, which repeats the order of its
+epoch 0 on every pass unless ``set_epoch`` is called; calling ``set_epoch(epoch)`` at the
+start of every epoch ``0, 1, 2, ...`` gives the same passes with either sampler family
+(and the same passes as never calling it). ``sampler.epoch`` is the epoch of the pass in
+progress (or last started; before the first pass, the one it will draw).
+
+Seeds: ``seed=`` (any integer) or ``generator=`` (a ``torch.Generator``, whose
+``initial_seed()`` becomes the seed; the generator is not advanced) fix the streams;
+giving a generator together with a nonzero ``seed`` is a ``ValueError``.
 
 >>> from torch.utils.data import DataLoader
 >>> labels = [0] * 90 + [1] * 10
@@ -14,6 +29,9 @@ the stream, ``state_dict()`` / ``load_state_dict()`` resume mid-epoch, and
 >>> loader = DataLoader(list(range(100)), batch_size=10, sampler=sampler)
 >>> sum(len(b) for b in loader)
 100
+>>> first, second = list(sampler), list(sampler)   # a fresh epoch on every pass
+>>> sampler.epoch, first != second
+(2, True)
 """
 
 from __future__ import annotations
@@ -24,6 +42,7 @@ import math
 from typing import Any, Iterator
 
 import numpy as np
+import torch
 from torch.utils.data import Sampler
 
 from longtail import _core
@@ -66,6 +85,23 @@ def _check_seed(seed: Any) -> int:
     return int(seed) % _U64
 
 
+def _seed_from(seed: Any, generator: Any) -> int:
+    """The stream's seed: ``seed``, or ``generator.initial_seed()`` when one is given."""
+    seed = _check_seed(seed)
+    if generator is None:
+        return seed
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator: expected a torch.Generator or None, got {type(generator).__name__}"
+        )
+    if seed != 0:
+        raise ValueError(
+            "generator: give seed= or generator=, not both (the generator's initial_seed() "
+            f"is used as the seed; got seed={seed})"
+        )
+    return int(generator.initial_seed()) % _U64
+
+
 def _check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
@@ -80,6 +116,7 @@ class _EpochStream(Sampler):
     """Shared machinery: epoch, replicas, per-rank length and mid-epoch resume.
 
     Subclasses implement ``_generate(epoch) -> np.ndarray`` (this rank's share).
+    Until ``set_epoch`` pins an epoch, each pass (``__iter__``) takes the next epoch.
     """
 
     def _init_stream(
@@ -89,9 +126,10 @@ class _EpochStream(Sampler):
         num_replicas: int | None,
         rank: int | None,
         drop_last: Any,
+        generator: Any = None,
     ) -> None:
         self.num_replicas, self.rank = default_replicas(num_replicas, rank)
-        self.seed = _check_seed(seed)
+        self.seed = _seed_from(seed, generator)
         self.drop_last = _check_bool(drop_last, "drop_last")
         self.num_samples = num_samples
         r = self.num_replicas
@@ -99,13 +137,28 @@ class _EpochStream(Sampler):
         self.num_samples_per_rank = num_samples // r if self.drop_last else -(-num_samples // r)
         self.total_size = self.num_samples_per_rank * r
         self.epoch = 0
+        # Unpinned: the epoch the next pass draws (equal to `epoch` until a pass starts).
+        self._next_epoch = 0
+        self._pinned = False
         self._resume = 0
         self._live: tuple[int, int, Any] | None = None
 
+    @property
+    def epoch_pinned(self) -> bool:
+        """Whether ``set_epoch`` fixed the epoch (else every pass advances it)."""
+        return self._pinned
+
     def set_epoch(self, epoch: int) -> None:
-        """Use the stream of ``epoch`` for the next iteration (as ``DistributedSampler``)."""
-        self.epoch = _check_count(epoch, "epoch", 0)
-        self._resume = 0
+        """Pin ``epoch``: every later pass draws its stream (as ``DistributedSampler``).
+
+        A mid-epoch position loaded by ``load_state_dict`` for this same epoch is kept,
+        so ``load_state_dict(...)`` then ``set_epoch(e)`` still resumes epoch ``e``.
+        """
+        epoch = _check_count(epoch, "epoch", 0)
+        if epoch != self.epoch:
+            self._resume = 0
+        self.epoch = epoch
+        self._pinned = True
         self._live = None
 
     def __len__(self) -> int:
@@ -115,21 +168,35 @@ class _EpochStream(Sampler):
         raise NotImplementedError
 
     def indices(self) -> np.ndarray:
-        """This rank's indices for the current epoch, as an int64 numpy array."""
+        """This rank's indices of the current epoch ``self.epoch``, as an int64 array.
+
+        The current epoch is the pinned one, else that of the pass in progress or last
+        started (before the first pass: epoch 0). ``indices()`` never advances it.
+        """
         return self._generate(self.epoch)
 
-    def __iter__(self) -> Iterator[int]:
-        start = self._resume
-        self._resume = 0
-        rest = self.indices()[start:].tolist()
+    def _begin_pass(self) -> int:
+        """Fix the epoch of a new pass; return the position it starts at (resume)."""
+        if not self._pinned:
+            self.epoch = self._next_epoch
+            self._next_epoch = self.epoch + 1
+        start, self._resume = self._resume, 0
+        return start
+
+    def _track(self, start: int, rest: list) -> Iterator[Any]:
         # A plain list iterator is the fastest thing Python can iterate; its
         # __length_hint__ tells state_dict how far the consumer got.
         it = iter(rest)
         self._live = (start, len(rest), it)
         return it
 
-    def state_dict(self) -> dict[str, int]:
-        """``{"epoch", "seed", "yielded"}``: how many indices of this epoch were yielded.
+    def __iter__(self) -> Iterator[int]:
+        start = self._begin_pass()
+        return self._track(start, self.indices()[start:].tolist())
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"epoch", "seed", "yielded", "pinned"}``: the current epoch, how many of its
+        indices were yielded, and whether ``set_epoch`` pinned it.
 
         Counted at the sampler, i.e. including indices a DataLoader has prefetched.
         """
@@ -137,19 +204,32 @@ class _EpochStream(Sampler):
         if self._live is not None:
             start, length, it = self._live
             yielded = start + length - it.__length_hint__()
-        return {"epoch": int(self.epoch), "seed": int(self.seed), "yielded": int(yielded)}
+        return {
+            "epoch": int(self.epoch),
+            "seed": int(self.seed),
+            "yielded": int(yielded),
+            "pinned": bool(self._pinned),
+        }
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Resume: the next ``__iter__`` yields the remaining indices of that epoch."""
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume: the next ``__iter__`` yields the remaining indices of that epoch.
+
+        Afterwards a pinned epoch stays pinned, and an unpinned one moves on to the next
+        epoch at the following pass, as the saved sampler would have. A state without
+        ``"pinned"`` (saved before it existed) counts as pinned.
+        """
         try:
             epoch, seed, yielded = state["epoch"], state["seed"], state["yielded"]
-        except (KeyError, TypeError):
+            pinned = state.get("pinned", True)
+        except (KeyError, TypeError, AttributeError):
             raise ValueError(
-                "state: expected a dict with keys 'epoch', 'seed' and 'yielded'"
+                "state: expected a dict with keys 'epoch', 'seed', 'yielded' (and 'pinned')"
             ) from None
         self.epoch = _check_count(epoch, "state['epoch']", 0)
         self.seed = _check_seed(seed)
         self._resume = _check_count(yielded, "state['yielded']", 0)
+        self._pinned = _check_bool(pinned, "state['pinned']")
+        self._next_epoch = self.epoch
         self._live = None
 
 
@@ -192,6 +272,8 @@ class ClassBalancedSampler(_EpochStream):
         num_samples: length of the epoch over all replicas.
         replacement: ``False`` for class-aware (cycling) sampling within classes.
         seed: any integer; the stream is a pure function of ``(seed, epoch)``.
+        generator: a ``torch.Generator`` instead of ``seed``: its ``initial_seed()`` is
+            the seed (the generator is not advanced); not together with a nonzero seed.
         num_replicas, rank: DDP layout (default: ``torch.distributed``, else 1 and 0).
         drop_last: cut the epoch to a multiple of ``num_replicas`` instead of padding.
         label_column: column name for Hugging Face datasets.
@@ -212,6 +294,7 @@ class ClassBalancedSampler(_EpochStream):
         num_samples: int | None = None,
         replacement: bool = True,
         seed: int = 0,
+        generator: torch.Generator | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = False,
@@ -226,7 +309,7 @@ class ClassBalancedSampler(_EpochStream):
         self.replacement = _check_bool(replacement, "replacement")
         self._class_probs = _power_probs(self.class_counts, power)
         num_samples = n if num_samples is None else _check_count(num_samples, "num_samples")
-        self._init_stream(num_samples, seed, num_replicas, rank, drop_last)
+        self._init_stream(num_samples, seed, num_replicas, rank, drop_last, generator)
 
     @property
     def class_probs(self) -> np.ndarray:
@@ -272,6 +355,7 @@ class ProgressivelyBalancedSampler(ClassBalancedSampler):
         num_samples: int | None = None,
         replacement: bool = True,
         seed: int = 0,
+        generator: torch.Generator | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = False,
@@ -284,6 +368,7 @@ class ProgressivelyBalancedSampler(ClassBalancedSampler):
             num_samples=num_samples,
             replacement=replacement,
             seed=seed,
+            generator=generator,
             num_replicas=num_replicas,
             rank=rank,
             drop_last=drop_last,
@@ -306,6 +391,11 @@ class WeightedSampler(_EpochStream):
     selection: O(n) instead of O(n * num_samples). Also DDP-aware (``num_replicas``,
     ``rank``, ``drop_last``), with ``set_epoch``, ``state_dict`` and ``indices()``.
 
+    ``weights``, ``num_samples`` and ``replacement`` may be given positionally, as to
+    ``WeightedRandomSampler``; ``generator=`` takes a ``torch.Generator`` (its
+    ``initial_seed()`` is the seed). As ``WeightedRandomSampler``, every pass draws anew
+    (the next epoch) until ``set_epoch`` pins one.
+
     Memory: 12 bytes per weight with replacement (the table; the weights are not
     kept), the float64 weights without replacement.
 
@@ -313,17 +403,22 @@ class WeightedSampler(_EpochStream):
     >>> idx = s.indices()
     >>> int((idx == 0).sum()), 650 < int((idx == 2).sum()) < 850
     (0, True)
-    >>> sorted(WeightedSampler([1, 2, 3], 3, replacement=False).indices().tolist())
+    >>> sorted(WeightedSampler([1, 2, 3], 3, False).indices().tolist())
     [0, 1, 2]
+    >>> g = torch.Generator().manual_seed(7)
+    >>> bool((WeightedSampler([1, 2], 9, generator=g).indices()
+    ...       == WeightedSampler([1, 2], 9, seed=7).indices()).all())
+    True
     """
 
     def __init__(
         self,
         weights: Any,
         num_samples: int,
-        *,
         replacement: bool = True,
+        *,
         seed: int = 0,
+        generator: torch.Generator | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = False,
@@ -358,7 +453,7 @@ class WeightedSampler(_EpochStream):
                     f"{num_samples} positive weights, got {positive}"
                 )
             self._weights = w
-        self._init_stream(num_samples, seed, num_replicas, rank, drop_last)
+        self._init_stream(num_samples, seed, num_replicas, rank, drop_last, generator)
 
     def _generate(self, epoch: int) -> np.ndarray:
         if self.replacement:
@@ -443,8 +538,10 @@ class RepeatFactorSampler(_EpochStream):
     ``r_c = max(1, sqrt(threshold / f_c))`` and ``r_i`` is the largest ``r_c`` over the
     image's classes. Each epoch repeats image ``i`` ``floor(r_i)`` times plus once more
     with probability ``frac(r_i)`` (a fresh draw per epoch), then shuffles. The epoch
-    length therefore changes with ``set_epoch``; ``len()`` is that of the current epoch
-    (per rank, padded like ``DistributedSampler`` unless ``drop_last``).
+    length therefore changes from epoch to epoch; ``len()`` is that of the current epoch
+    (per rank, padded like ``DistributedSampler`` unless ``drop_last``): without
+    ``set_epoch``, the pass in progress or last started, so call ``set_epoch`` first
+    when the length of the coming pass must be known beforehand.
 
     >>> s = RepeatFactorSampler([[0], [0], [0], [0, 1], []], threshold=0.8, seed=0)
     >>> s.repeat_factors.round(3).tolist()
@@ -459,6 +556,7 @@ class RepeatFactorSampler(_EpochStream):
         *,
         threshold: float = 0.001,
         seed: int = 0,
+        generator: torch.Generator | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = False,
@@ -473,7 +571,7 @@ class RepeatFactorSampler(_EpochStream):
         self.threshold = float(threshold)
         lengths, flat = _per_image_classes(labels, label_column)
         self.repeat_factors = repeat_factors(lengths, flat, self.threshold)
-        self._init_stream(len(lengths), seed, num_replicas, rank, drop_last)
+        self._init_stream(len(lengths), seed, num_replicas, rank, drop_last, generator)
         self._cache: tuple[int, int, np.ndarray] | None = None
 
     def _generate(self, epoch: int) -> np.ndarray:
@@ -502,6 +600,8 @@ class MPerClassSampler(_EpochStream):
     ``len(labels) // batch_size``, at least 1); ranks get disjoint batches, each rank
     ``ceil(length / num_replicas)``. Metric-learning batches as in
     pytorch-metric-learning's ``MPerClassSampler``, but an actual batch sampler.
+    Epochs, ``seed`` / ``generator``, ``state_dict`` (counted in batches) as for the
+    other samplers: every pass draws the next epoch until ``set_epoch`` pins one.
 
     >>> labels = [0] * 5 + [1] * 5 + [2] * 5
     >>> s = MPerClassSampler(labels, m=2, batch_size=4, seed=0)
@@ -518,6 +618,7 @@ class MPerClassSampler(_EpochStream):
         batch_size: int,
         length: int | None = None,
         seed: int = 0,
+        generator: torch.Generator | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
         label_column: str = "label",
@@ -542,7 +643,7 @@ class MPerClassSampler(_EpochStream):
             length = max(1, len(y) // self.batch_size)
         self.length = _check_count(length, "length", 0)
         del y
-        self._init_stream(self.length, seed, num_replicas, rank, False)
+        self._init_stream(self.length, seed, num_replicas, rank, False, generator)
         self.num_samples_per_rank = -(-self.length // self.num_replicas)
 
     def batches(self) -> np.ndarray:
@@ -572,8 +673,7 @@ class MPerClassSampler(_EpochStream):
         return self.batches().reshape(-1)
 
     def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
-        start = self._resume
-        self._resume = 0
+        start = self._begin_pass()
         # Building one list per batch would trigger the cyclic garbage collector over
         # and over (it scans every live object); lists of ints cannot form cycles.
         enabled = gc.isenabled()
@@ -583,9 +683,7 @@ class MPerClassSampler(_EpochStream):
         finally:
             if enabled:
                 gc.enable()
-        it = iter(rest)
-        self._live = (start, len(rest), it)
-        return it
+        return self._track(start, rest)
 
 
 class BalancedReplayBuffer:
@@ -597,7 +695,8 @@ class BalancedReplayBuffer:
     currently largest class (ties broken at random); an example of a largest class
     instead replaces a random stored example of its own class with probability
     ``stored_c / seen_c`` (reservoir sampling within the class). Deterministic given
-    ``seed`` and the order of ``add`` calls.
+    ``seed`` (or ``generator=``, a ``torch.Generator`` whose ``initial_seed()`` is used)
+    and the order of ``add`` calls.
 
     >>> buf = BalancedReplayBuffer(4, seed=0)
     >>> buf.add(range(10), [0] * 8 + [1, 2])
@@ -607,9 +706,12 @@ class BalancedReplayBuffer:
     (4, [8, 9])
     """
 
-    def __init__(self, capacity: int, *, seed: int = 0) -> None:
+    def __init__(
+        self, capacity: int, *, seed: int = 0, generator: torch.Generator | None = None
+    ) -> None:
         self.capacity = _check_count(capacity, "capacity", 1)
-        self._rng = np.random.Generator(np.random.PCG64(_check_seed(seed)))
+        self.seed = _seed_from(seed, generator)
+        self._rng = np.random.Generator(np.random.PCG64(self.seed))
         self._index = np.zeros(self.capacity, dtype=np.int64)
         self._label = np.zeros(self.capacity, dtype=np.int64)
         self._pos = np.zeros(self.capacity, dtype=np.int64)  # slot -> place in its class list
