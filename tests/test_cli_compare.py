@@ -122,7 +122,7 @@ def test_compare_different_test_sets_is_a_one_line_error(tmp_path):
 @pytest.mark.parametrize(
     "content, needles",
     [
-        ("y_true,y_pred\n0,0\n1,x\n", ["line 3", "'y_pred'"]),
+        ("y_true,score_0,score_1\n0,0.5,0.5\n1,0.1,abc\n", ["line 3", "'score_1'", "'abc'"]),
         ("", ["empty file"]),
         ("label,y_pred\n0,0\n", ["'y_true'"]),
     ],

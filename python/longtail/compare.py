@@ -264,10 +264,11 @@ def write_comparison(cmp: Comparison, out: str | os.PathLike[str]) -> dict[str, 
         names=cmp.a.class_names,
         many=cmp.many,
         few=cmp.few,
-        title=f"Recall change {cmp.b.path.name} vs {cmp.a.path.name} "
-        f"({cmp.confidence:.0%} intervals)",
+        title=f"Per-class recall: B = {cmp.b.path.name} against A = {cmp.a.path.name}\n"
+        f"({cmp.confidence:.0%} paired bootstrap intervals; marked: McNemar, Holm p < "
+        f"{cmp.alpha:g})",
         xlabel=xlabel,
-        ylabel=f"recall of B - recall of A\n(B = {cmp.b.path.name})",
+        ylabel="recall of B - recall of A",
     )
     save_figure(fig, paths["delta"])
     cols = [

@@ -117,7 +117,7 @@ def plot_recall_vs_train_count(
             ax.errorbar(
                 x[keep],
                 rec[keep],
-                yerr=np.stack([rec[keep] - low, high - rec[keep]]),
+                yerr=np.nan_to_num(np.maximum(np.stack([rec[keep] - low, high - rec[keep]]), 0)),
                 fmt="none",
                 ecolor=line.get_color(),
                 elinewidth=1.0 if lines else 0.6,
@@ -255,20 +255,33 @@ def plot_delta_vs_train_count(
     lo_x, hi_x = float(x.min()) / 1.5, float(x.max()) * 1.5
     ax.set_xlim(lo_x, hi_x)
     finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], d[ok], [0.0]])
-    span = max(float(np.abs(finite).max()), 0.05)
-    ax.set_ylim(-span * 1.15, span * 1.15)
-    for edge, colour, side in ((few, "tab:red", "few"), (many, "tab:green", "many")):
-        if edge is not None and lo_x < edge < hi_x:
-            ax.axvline(edge, color="grey", linestyle=":", linewidth=1)
-        if edge is not None:
-            a, b = (lo_x, min(edge, hi_x)) if side == "few" else (max(edge, lo_x), hi_x)
-            if a < b:
-                ax.axvspan(a, b, color=colour, alpha=0.06, zorder=0)
+    y_lo, y_hi = float(finite.min()), float(finite.max())
+    pad = max(0.05, 0.08 * (y_hi - y_lo))
+    # Head-room on top for the shot-group names, so they never cover data.
+    ax.set_ylim(y_lo - pad, y_hi + 2.5 * pad)
+    label_y = y_hi + 1.6 * pad
+    regions = []
+    if few is not None:
+        regions.append((lo_x, few, "tab:red", f"few-shot n < {few:g}"))
+    if many is not None:
+        regions.append((many, hi_x, "tab:green", f"many-shot n > {many:g}"))
+    for start, stop, colour, label in regions:
+        a, b = max(start, lo_x), min(stop, hi_x)
+        if a >= b:
+            continue
+        ax.axvspan(a, b, color=colour, alpha=0.06, zorder=0)
+        for edge in (start, stop):
+            if lo_x < edge < hi_x:
+                ax.axvline(edge, color="grey", linestyle=":", linewidth=1)
+        ax.text(math.sqrt(a * b), label_y, label, ha="center", va="center", fontsize=8.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title or "Per-class change against training-class size")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best", fontsize=8.5, framealpha=0.9)
+    ax.legend(
+        loc="best", fontsize=8.5, framealpha=0.9, title="error bars: intervals",
+        title_fontsize=8.5,
+    )
     return fig
 
 

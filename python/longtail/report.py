@@ -794,9 +794,12 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
         if rep.counts_source != "y_true"
         else "examples of the class in y_true (log scale)"
     )
+    series = pred.path.name
+    if rep.recall_low is not None:
+        series += f" ({rep.confidence:.0%} Wilson intervals)"
     fig = plot_recall_vs_train_count(
         rep.counts,
-        {pred.path.name: rep.recall},
+        {series: rep.recall},
         many=rep.many,
         few=rep.few,
         title=f"Per-class recall: {pred.path.name}",
@@ -804,7 +807,7 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
         intervals=(
             None
             if rep.recall_low is None
-            else {pred.path.name: (rep.recall_low, rep.recall_high)}
+            else {series: (rep.recall_low, rep.recall_high)}
         ),
     )
     save_figure(fig, paths["recall"])
