@@ -37,7 +37,12 @@ fn confusion_bootstrap<'py>(
     metric: &str,
     n_resamples: usize,
     seed: u64,
-) -> PyResult<(Matrix<'py>, Option<Matrix<'py>>, Matrix<'py>, Option<Matrix<'py>>)> {
+) -> PyResult<(
+    Matrix<'py>,
+    Option<Matrix<'py>>,
+    Matrix<'py>,
+    Option<Matrix<'py>>,
+)> {
     let metric = ClassMetric::parse(metric).map_err(run::to_py)?;
     let strata = offsets(slice1(&strata, "strata")?);
     let t = slice1(&true_class, "true_class")?;

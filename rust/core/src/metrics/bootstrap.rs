@@ -80,10 +80,12 @@ pub struct Resamples {
 /// Summaries per resample.
 pub const N_SUMMARY: usize = 3;
 
+/// One resample: per-class values of a and b, summaries of a and b.
+type OneResample = (Vec<f64>, Vec<f64>, [f64; N_SUMMARY], [f64; N_SUMMARY]);
+
 fn check_cells(c: &Cells<'_>, n_classes: usize) -> Result<()> {
     let m = c.count.len();
-    if c.true_class.len() != m || c.pred_a.len() != m || c.pred_b.is_some_and(|b| b.len() != m)
-    {
+    if c.true_class.len() != m || c.pred_a.len() != m || c.pred_b.is_some_and(|b| b.len() != m) {
         return Err(Error::value("cells", "arrays must have the same length"));
     }
     if c.strata.first() != Some(&0)
@@ -127,7 +129,7 @@ pub fn confusion_bootstrap(
         .map(|w| cells.count[w[0]..w[1]].iter().sum())
         .collect();
     let paired = cells.pred_b.is_some();
-    let per: Vec<(Vec<f64>, Vec<f64>, [f64; N_SUMMARY], [f64; N_SUMMARY])> = (0..n_resamples)
+    let per: Vec<OneResample> = (0..n_resamples)
         .into_par_iter()
         .map(|r| {
             let mut rng = block_rng(seed, 0, STREAM_CELLS, r as u64);
@@ -188,7 +190,13 @@ fn tally(
         }
         n += x;
     }
-    let ratio = |a: u64, b: u64| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            f64::NAN
+        } else {
+            a as f64 / b as f64
+        }
+    };
     let values = (0..n_classes)
         .map(|k| match metric {
             ClassMetric::Recall => ratio(tp[k], t[k]),
@@ -289,7 +297,7 @@ fn stirling_tail(k: f64) -> f64 {
         0.011_896_709_945_891_77,
         0.010_411_265_261_972_09,
         0.009_255_462_182_712_733,
-        0.008_330_563_433_362_871,
+        0.008_330_563_433_362_87,
     ];
     if k <= 9.0 {
         return TAIL[k as usize];
@@ -525,7 +533,10 @@ mod tests {
             let (mean, var) = moments(n, p, 40_000);
             let (m0, v0) = (n as f64 * p, n as f64 * p * (1.0 - p));
             let se = (v0 / 40_000.0).sqrt();
-            assert!((mean - m0).abs() < 5.0 * se + 1e-9, "{n} {p}: {mean} vs {m0}");
+            assert!(
+                (mean - m0).abs() < 5.0 * se + 1e-9,
+                "{n} {p}: {mean} vs {m0}"
+            );
             assert!((var / v0 - 1.0).abs() < 0.05, "{n} {p}: var {var} vs {v0}");
         }
     }
@@ -555,6 +566,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::type_complexity)]
     fn two_class_cells() -> (Vec<usize>, Vec<u32>, Vec<u32>, Vec<u32>, Vec<u64>) {
         // class 0: 8 right, 2 wrong; class 1: 3 right, 1 wrong (b flips one of each).
         (
