@@ -259,10 +259,10 @@ def brier_score_loss(
     ``scale_by_half="auto"`` halves the score for binary input, so that it equals the
     classic ``mean (y - p)**2``.
 
-    >>> brier_score_loss([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3])
+    >>> round(brier_score_loss([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3]), 6)
     0.0375
     >>> round(brier_score_loss([0, 1, 2], [[.8, .1, .1], [.2, .7, .1], [.1, .1, .8]]), 6)
-    0.08
+    0.086667
     """
     if not (isinstance(scale_by_half, (bool, np.bool_)) or scale_by_half == "auto"):
         raise ValueError(f"scale_by_half: must be a bool or 'auto', got {scale_by_half!r}")

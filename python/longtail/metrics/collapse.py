@@ -94,7 +94,7 @@ def neural_collapse(
     of deep learning training"). All go to 0 as training collapses the features onto a
     simplex equiangular tight frame aligned with the classifier.
 
-    >>> x = [[1.0, 0.1], [1.0, -0.1], [-1.0, 0.1], [-1.0, -0.1]]
+    >>> x = [[1.1, 0.1], [0.9, -0.1], [-1.1, 0.1], [-0.9, -0.1]]
     >>> r = neural_collapse(x, [0, 0, 1, 1], classifier_weight=[[1.0, 0.0], [-1.0, 0.0]])
     >>> round(r["nc1"], 6), r["nc2_equinorm"], r["nc3"], r["nc4"]
     (0.005, 0.0, 0.0, 0.0)

@@ -51,7 +51,7 @@ def risk_coverage_curve(y_true: Any, probs: Any) -> tuple[np.ndarray, np.ndarray
 
     >>> cov, risk = risk_coverage_curve([0, 1, 1, 0], [[.9, .1], [.2, .8], [.4, .6], [.3, .7]])
     >>> cov.tolist(), risk.round(3).tolist()
-    [0.25, 0.5, 0.75, 1.0], [0.0, 0.0, 0.0, 0.25]
+    ([0.25, 0.5, 0.75, 1.0], [0.0, 0.0, 0.333, 0.25])
     """
     wrong, conf = _errors_by_confidence(y_true, probs)
     n = wrong.shape[0]
@@ -73,6 +73,6 @@ def aurc(y_true: Any, probs: Any) -> float:
     confidence ranks all its errors last reaches the minimum for its error rate.
 
     >>> round(aurc([0, 1, 1, 0], [[.9, .1], [.2, .8], [.4, .6], [.3, .7]]), 4)
-    0.0625
+    0.1458
     """
     return float(np.mean(risk_coverage_curve(y_true, probs)[1]))

@@ -991,7 +991,7 @@ class ClassFeatureStats(_Accumulator):
         (Papyan et al. 2020); ``nc4`` needs the features themselves and is NaN here.
 
         >>> s = ClassFeatureStats(2, 2)
-        >>> s.update([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.1], [-1.0, -0.1]], [0, 0, 1, 1])
+        >>> s.update([[1.1, 0.1], [0.9, -0.1], [-1.1, 0.1], [-0.9, -0.1]], [0, 0, 1, 1])
         >>> round(s.neural_collapse()["nc1"], 6)
         0.005
         """
