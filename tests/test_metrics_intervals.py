@@ -378,3 +378,30 @@ def test_type_errors():
         class_intervals([0, 1], [0, 1], confidence="high")
     with pytest.raises(TypeError, match="groups"):
         group_report([0, 1], [0, 1], groups=[0, 1])
+
+
+@SETTINGS
+@given(st.integers(0, 10**6), st.integers(2, 6))
+def test_swapping_the_models_negates_the_delta(seed, c):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, 80)
+    a = np.where(rng.random(80) < 0.6, y, rng.integers(0, c, 80))
+    b = np.where(rng.random(80) < 0.6, y, rng.integers(0, c, 80))
+    ab = compare_predictions(y, a, b, n_resamples=200, seed=1)
+    ba = compare_predictions(y, b, a, n_resamples=200, seed=1)
+    np.testing.assert_allclose(ab["delta"], -ba["delta"], atol=1e-15)
+    np.testing.assert_allclose(ab["p_value"], ba["p_value"], rtol=1e-12)
+    # The interval is mirrored up to Monte-Carlo error (cells are drawn in another order).
+    np.testing.assert_allclose(ab["low"], -ba["high"], atol=0.15)
+    assert ab["balanced_accuracy_delta"] == pytest.approx(-ba["balanced_accuracy_delta"])
+
+
+def test_torch_and_float_label_inputs():
+    torch = pytest.importorskip("torch")
+    y, p = _data(40, n=100, c=3)
+    ref = class_intervals(y, p, method="bootstrap", n_resamples=100)
+    got = class_intervals(
+        torch.from_numpy(y), torch.from_numpy(p).double(), method="bootstrap", n_resamples=100
+    )
+    for key in ("value", "low", "high"):
+        np.testing.assert_array_equal(ref[key], got[key])

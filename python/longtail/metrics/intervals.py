@@ -576,11 +576,13 @@ def group_report(
         names = np.array([str(v) for v in groups.values()])
         order = list(dict.fromkeys(names.tolist()))
     cm = np.asarray(_counts(yt, yp, classes, None), dtype=np.int64)
-    pred_all = np.array([np.sum(yp == k) for k in classes]) if metric != "recall" else None
     tp, true = np.diag(cm), cm.sum(1)
     # Predictions of a class by examples of unlisted classes still count against its
     # precision, so predicted counts come from y_pred itself.
-    per_class = _per_class(metric, tp, true, pred_all if pred_all is not None else cm.sum(0))
+    uniq, cnt = np.unique(yp, return_counts=True)
+    seen = dict(zip(uniq.tolist(), cnt.tolist()))
+    pred_all = np.array([seen.get(k, 0) for k in classes.tolist()], dtype=np.int64)
+    per_class = _per_class(metric, tp, true, pred_all)
     values: dict[str, float] = {}
     for g in order:
         v = per_class[(names == g) & ~np.isnan(per_class)]
