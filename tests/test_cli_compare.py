@@ -119,6 +119,27 @@ def test_compare_different_test_sets_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_compare_labels_only_against_scores(tmp_path):
+    # A never predicts class 2 and has no scores: B's score columns say there are 3.
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("y_true,y_pred\n0,0\n1,1\n1,0\n0,0\n")
+    b.write_text(
+        "y_true,score_0,score_1,score_2\n"
+        "0,0.9,0.05,0.05\n1,0.1,0.8,0.1\n1,0.1,0.7,0.2\n0,0.2,0.1,0.7\n"
+    )
+    proc = run("compare", str(a), str(b), "--out", str(tmp_path / "o"), "--resamples", "50")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^1\s+2\s+2\s+0\.500\s+1\.000\s+\+0\.500", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^2\s+0\s+0\s+n/a", proc.stdout, re.M), proc.stdout
+    # The other way round (scores with fewer classes than the labels) is an error.
+    c = tmp_path / "c.csv"
+    c.write_text("y_true,score_0,score_1\n0,0.9,0.1\n1,0.1,0.9\n1,0.1,0.9\n0,0.2,0.8\n")
+    d = tmp_path / "d.csv"
+    d.write_text("y_true,y_pred\n0,0\n1,2\n1,0\n0,0\n")
+    proc = run("compare", str(c), str(d), "--out", str(tmp_path / "p"))
+    assert_one_line_error(proc, str(c), str(d), "different classes")
+
+
 @pytest.mark.parametrize(
     "content, needles",
     [

@@ -106,10 +106,14 @@ def build_comparison(
     """
     from longtail.metrics import compare_predictions
 
-    # Labels-only files: the largest class index may be missing from one of them.
-    if a.class_names != b.class_names and a.scores is None and b.scores is None:
+    # A labels-only file knows classes 0..(largest label seen); the other file (scores,
+    # or labels reaching further) may know more: numbered classes extend to the larger.
+    if a.class_names != b.class_names:
         numbered = [str(k) for k in range(max(a.n_classes, b.n_classes))]
-        if all(p.class_names == numbered[: p.n_classes] for p in (a, b)):
+        short = a if a.n_classes < b.n_classes else b
+        if short.scores is None and all(
+            p.class_names == numbered[: p.n_classes] for p in (a, b)
+        ):
             a.class_names = b.class_names = numbered
     _same_test_set(a, b)
     c = a.n_classes
