@@ -197,3 +197,13 @@ def test_report_shows_wilson_intervals_and_the_worst_class(tmp_path):
     assert_png(out / "recall_vs_train_count.png")
     proc = run("report", str(preds), "--out", str(tmp_path / "x"), "--confidence", "0")
     assert proc.returncode == 2 and "--confidence" in proc.stderr
+
+
+def test_compare_help():
+    proc = run("compare", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: longtail compare")
+    for option in ("--train-counts", "--confidence", "--resamples", "--force", "--out"):
+        assert option in proc.stdout
+    proc = run("report", "--help")
+    assert "--confidence" in proc.stdout
