@@ -213,3 +213,37 @@ def subclass_kmeans(
     n_init: int = 1,
     balanced: bool = False,
 ) -> NDArray[np.int64]: ...
+
+# --- bootstrap intervals (issue 16; rust/python/src/bootstrap.rs) ---
+def confusion_bootstrap(
+    strata: NDArray[np.uint64],
+    true_class: NDArray[np.uint32],
+    pred_a: NDArray[np.uint32],
+    pred_b: NDArray[np.uint32] | None,
+    count: NDArray[np.uint64],
+    n_classes: int,
+    metric: str,
+    n_resamples: int,
+    seed: int,
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+]: ...
+def poisson_ranking(
+    y_sorted: NDArray[np.uint8],
+    group_ends: NDArray[np.uint64],
+    metric: str,
+    n_resamples: int,
+    seed: int,
+) -> NDArray[np.float64]: ...
+def poisson_ece(
+    bin: NDArray[np.uint32],
+    conf: NDArray[np.float64],
+    correct: NDArray[np.uint8],
+    n_bins: int,
+    n_resamples: int,
+    seed: int,
+) -> NDArray[np.float64]: ...
+def binomial_draws(n: int, p: float, size: int, seed: int) -> NDArray[np.uint64]: ...

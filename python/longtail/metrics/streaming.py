@@ -983,3 +983,32 @@ class ClassFeatureStats(_Accumulator):
         mean, cov = r["mean"], r["covariance"]
         return _frechet_from_moments(mean[a], cov[a], mean[b], cov[b])
 
+
+    # --- issue 16: neural collapse from the streamed moments (self-contained block) ---
+    def neural_collapse(self, classifier_weight: Any = None) -> dict[str, float]:
+        """Neural-collapse NC1-NC3 from the streamed per-class count/mean/covariance,
+        as :func:`longtail.metrics.neural_collapse` computes them from all the features
+        (Papyan et al. 2020); ``nc4`` needs the features themselves and is NaN here.
+
+        >>> s = ClassFeatureStats(2, 2)
+        >>> s.update([[1.1, 0.1], [0.9, -0.1], [-1.1, 0.1], [-0.9, -0.1]], [0, 0, 1, 1])
+        >>> round(s.neural_collapse()["nc1"], 6)
+        0.005
+        """
+        from longtail.metrics.collapse import _check_weight, _collapse_from_moments
+
+        r = self.compute()
+        count = r["count"]
+        present = np.flatnonzero(count > 0)
+        # compute() gives unbiased covariances (NaN for one example); NC1 uses 1/n_c.
+        n = count[present].astype(np.float64)
+        cov = np.nan_to_num(r["covariance"][present]) * ((n - 1) / n)[:, None, None]
+        w = None
+        if classifier_weight is not None:
+            w = _check_weight(classifier_weight, self.dim)
+            if w.shape[0] != self.num_classes:
+                raise ValueError(
+                    f"classifier_weight: expected {self.num_classes} rows (num_classes), "
+                    f"got {w.shape[0]}"
+                )
+        return _collapse_from_moments(present, r["mean"][present], cov.mean(axis=0), w)

@@ -11,6 +11,8 @@ mod metrics;
 mod run;
 mod samplers;
 mod streaming;
+// issue 16: bootstrap intervals
+mod bootstrap;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -20,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     cluster::register(m)?;
     streaming::register(m)?;
+    bootstrap::register(m)?;
     Ok(())
 }
