@@ -9,6 +9,7 @@ line by line, including its warnings, so that results agree to 1e-12.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Optional, Union
 
@@ -17,7 +18,9 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from longtail import _core
 from longtail.metrics._validation import (
+    InvalidParameterError,
     check_length,
+    check_pos_label,
     labels_array,
     score_array,
     target_type,
@@ -62,11 +65,14 @@ def _union_labels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _check_targets(
-    y_true: Any, y_pred: Any
+    y_true: Any, y_pred: Any, *, sparse: bool = False
 ) -> tuple[str, Optional[np.ndarray], np.ndarray, np.ndarray]:
-    """scikit-learn's ``_check_targets``: (type, present labels, y_true, y_pred)."""
-    yt = labels_array(y_true, "y_true")
-    yp = labels_array(y_pred, "y_pred")
+    """scikit-learn's ``_check_targets``: (type, present labels, y_true, y_pred).
+
+    ``sparse=True`` (the precision / recall / F family) takes scipy.sparse multilabel
+    indicators, returned dense."""
+    yt = labels_array(y_true, "y_true", sparse=sparse)
+    yp = labels_array(y_pred, "y_pred", sparse=sparse)
     check_length(yt, yp, "y_pred")
     type_true, _ = target_type(yt) if yt.ndim == 2 else (_type_1d(yt), None)
     type_pred, _ = target_type(yp) if yp.ndim == 2 else (_type_1d(yp), None)
@@ -165,8 +171,8 @@ def confusion_matrix(
     yt = labels_array(y_true, "y_true")
     yp = labels_array(y_pred, "y_pred")
     check_length(yt, yp, "y_pred")
-    w_raw = None if sample_weight is None else np.asarray(sample_weight)
-    w = weight_array(sample_weight, yt.shape[0])
+    w = weight_array(sample_weight, yt.shape[0], column=False)
+    int_weights = w is not None and _integer_weights(sample_weight)
     if (
         labels is None
         and w is None
@@ -194,9 +200,17 @@ def confusion_matrix(
         if len(np.intersect1d(yt, lab)) == 0:
             raise ValueError("labels: At least one label specified must be in y_true")
     cm = _counts(yt, yp, lab.ravel(), w)
-    if w is not None and w_raw is not None and w_raw.dtype.kind in "iub":
+    if int_weights:
         cm = np.rint(cm).astype(np.int64)
     return _finish_cm(cm, normalize)
+
+
+def _integer_weights(sample_weight: Any) -> bool:
+    """Whether scikit-learn counts with int64 (integer or bool weights) or float64."""
+    kind = getattr(sample_weight, "dtype", None)
+    if kind is not None and hasattr(kind, "is_floating_point"):  # a torch dtype
+        return not (kind.is_floating_point or kind.is_complex)
+    return np.asarray(sample_weight).dtype.kind in "iub"
 
 
 def _finish_cm(cm: np.ndarray, normalize: Optional[str]) -> np.ndarray:
@@ -398,9 +412,10 @@ def precision_recall_fscore_support(
         raise ValueError("average: has to be one of " + str(_AVERAGES))
     if not isinstance(beta, (int, float, np.number)) or beta < 0:
         raise ValueError(f"beta: must be a non-negative number, got {beta!r}")
-    y_type, present, yt, yp = _check_targets(y_true, y_pred)
+    check_pos_label(pos_label)
+    y_type, present, yt, yp = _check_targets(y_true, y_pred, sparse=True)
     assert present is not None
-    w = weight_array(sample_weight, yt.shape[0])
+    w = weight_array(sample_weight, yt.shape[0], column=False)
     labels = _set_wise_labels(y_type, present, average, labels, pos_label)
     samplewise = average == "samples"
     tp_sum, pred_sum, true_sum, _ = _label_sums(y_type, present, yt, yp, w, labels, samplewise)
@@ -662,7 +677,7 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, *, sample_weight: Any = None) ->
     if y_type not in ("binary", "multiclass"):
         raise ValueError(f"y_true: {y_type} is not supported")
     assert present is not None
-    w = weight_array(sample_weight, yt.shape[0])
+    w = weight_array(sample_weight, yt.shape[0], column=False)
     C = _finish_cm(_counts(yt, yp, present, w), None)  # warns on a single label, as sklearn
     t_sum = C.sum(axis=1, dtype=np.float64)
     p_sum = C.sum(axis=0, dtype=np.float64)
@@ -720,7 +735,7 @@ def top_k_accuracy_score(
             f"multiple classes. Got y_score.shape={s.shape}."
         )
     check_length(y, s, "y_score")
-    w = weight_array(sample_weight, y.shape[0], nonzero=False)
+    w = weight_array(sample_weight, y.shape[0], nonzero=False, strict=False)
     n_score_classes = s.shape[1] if s.ndim == 2 else 2
     if labels is None:
         assert classes is not None
@@ -795,6 +810,9 @@ def geometric_mean_score(
     """
     from scipy import stats
 
+    check_pos_label(pos_label, allow_float=False)
+    if not (isinstance(correction, numbers.Real) and correction >= 0):
+        raise InvalidParameterError(f"correction: must be a real number >= 0, got {correction!r}")
     if average is None or average != "multiclass":
         sen, spe = _sensitivity_specificity(
             y_true,
@@ -809,7 +827,8 @@ def geometric_mean_score(
     assert present is not None
     if y_type == "multilabel-indicator":
         raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
-    w = weight_array(sample_weight, yt.shape[0])
+    # imbalanced-learn's multiclass path only indexes with the weights (no other check).
+    w = weight_array(sample_weight, yt.shape[0], nonzero=False, column=False, strict=False)
     if labels is None:
         lab = present
         n_labels = None
@@ -827,7 +846,7 @@ def geometric_mean_score(
         gmean = stats.gmean(recall)
     if isinstance(gmean, np.ma.core.MaskedConstant):
         return 0.0
-    return float(gmean)
+    return np.float64(gmean)
 
 
 def _sensitivity_specificity(
@@ -841,12 +860,12 @@ def _sensitivity_specificity(
 ) -> tuple:
     """imbalanced-learn's ``sensitivity_specificity_support`` (sensitivity, specificity)."""
     if average not in _AVERAGES and average != "binary":
-        raise ValueError("average: has to be one of " + str(_AVERAGES))
+        raise InvalidParameterError("average: has to be one of " + str(_AVERAGES))
     y_type, present, yt, yp = _check_targets(y_true, y_pred)
     assert present is not None
-    if y_type == "multilabel-indicator":
+    w = weight_array(sample_weight, yt.shape[0], column=False)
+    if y_type == "multilabel-indicator" and average != "binary":
         raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
-    w = weight_array(sample_weight, yt.shape[0])
     if average == "binary":
         if y_type == "binary":
             if pos_label not in present.tolist():
@@ -870,8 +889,10 @@ def _sensitivity_specificity(
             stacklevel=3,
         )
     samplewise = average == "samples"
-    tp_sum, pred_sum, true_sum, total = _label_sums(y_type, present, yt, yp, w, labels, samplewise)
-    tn_sum = total - pred_sum - true_sum + tp_sum
+    tp_sum, pred_sum, true_sum, _ = _label_sums(y_type, present, yt, yp, w, labels, samplewise)
+    # imbalanced-learn counts the negatives as n - (pred + true - tp): the unweighted
+    # number of samples even when the sums are weighted.
+    tn_sum = yt.shape[0] - pred_sum - true_sum + tp_sum
     neg_sum = tn_sum + pred_sum - tp_sum
     if average == "micro":
         tp_sum = np.array([tp_sum.sum()])

@@ -18,6 +18,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from longtail import _core
 from longtail.metrics._validation import (
     check_length,
+    check_pos_label,
     labels_array,
     score_array,
     target_with_indicator,
@@ -53,6 +54,7 @@ def _check_pos_label(pos_label: Any, classes: np.ndarray) -> Any:
 
 def _binary_truth(y_true: Any, pos_label: Any) -> np.ndarray:
     """``y_true == pos_label`` as uint8, after scikit-learn's checks of the target."""
+    check_pos_label(pos_label)
     y = labels_array(y_true, "y_true")
     y_type, classes, ind = target_with_indicator(y, 1 if pos_label is None else pos_label)
     if not (y_type == "binary" or (y_type == "multiclass" and pos_label is not None)):
@@ -511,6 +513,7 @@ def average_precision_score(
         raise ValueError(
             f"average: must be None, 'micro', 'macro', 'samples' or 'weighted', got {average!r}"
         )
+    check_pos_label(pos_label, allow_none=False)
     y = labels_array(y_true, "y_true")
     y_type, present, ind = target_with_indicator(y, pos_label)
     s = score_array(y_score)
