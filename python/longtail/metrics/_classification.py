@@ -21,6 +21,7 @@ from longtail.metrics._validation import (
     InvalidParameterError,
     check_length,
     check_pos_label,
+    check_weight_kind,
     labels_array,
     score_array,
     target_type,
@@ -166,8 +167,9 @@ def confusion_matrix(
            [0, 0, 1],
            [1, 0, 2]])
     """
+    check_weight_kind(sample_weight)
     if normalize not in ("true", "pred", "all", None):
-        raise ValueError("normalize: must be one of {'true', 'pred', 'all', None}")
+        raise InvalidParameterError("normalize: must be one of {'true', 'pred', 'all', None}")
     yt = labels_array(y_true, "y_true")
     yp = labels_array(y_pred, "y_pred")
     check_length(yt, yp, "y_pred")
@@ -258,6 +260,10 @@ def _label_sums(
             n_labels = lab.shape[0]
             lab = np.concatenate([lab, np.setdiff1d(present, lab, assume_unique=True)])
         cm = _counts(yt, yp, lab, w).astype(np.float64 if w is not None else np.int64)
+        if w is None and not np.trace(cm):
+            # scikit-learn's bincount path: with no true positive at all its sums are
+            # float zeros, and the support comes back as float64.
+            cm = cm.astype(np.float64)
         tp = np.diag(cm)[:n_labels]
         pred = cm.sum(axis=0)[:n_labels]
         true = cm.sum(axis=1)[:n_labels]
@@ -413,6 +419,7 @@ def precision_recall_fscore_support(
     if not isinstance(beta, (int, float, np.number)) or beta < 0:
         raise ValueError(f"beta: must be a non-negative number, got {beta!r}")
     check_pos_label(pos_label)
+    check_weight_kind(sample_weight)
     y_type, present, yt, yp = _check_targets(y_true, y_pred, sparse=True)
     assert present is not None
     w = weight_array(sample_weight, yt.shape[0], column=False)
@@ -673,6 +680,7 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, *, sample_weight: Any = None) ->
     >>> matthews_corrcoef([1, 1, 1, 0], [1, 0, 1, 1])
     -0.3333333333333333
     """
+    check_weight_kind(sample_weight)
     y_type, present, yt, yp = _check_targets(y_true, y_pred)
     if y_type not in ("binary", "multiclass"):
         raise ValueError(f"y_true: {y_type} is not supported")
@@ -708,8 +716,9 @@ def top_k_accuracy_score(
     >>> top_k_accuracy_score([0, 1, 2, 2], y_score, k=2)
     0.75
     """
+    check_weight_kind(sample_weight)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: must be an integer >= 1, got {k!r}")
+        raise InvalidParameterError(f"k: must be an integer >= 1, got {k!r}")
     y = labels_array(y_true, "y_true")
     if y.ndim != 1:
         raise ValueError(f"y_true: expected a 1-D array, got shape {y.shape}")
@@ -811,6 +820,7 @@ def geometric_mean_score(
     from scipy import stats
 
     check_pos_label(pos_label, allow_float=False)
+    check_weight_kind(sample_weight)
     if not (isinstance(correction, numbers.Real) and correction >= 0):
         raise InvalidParameterError(f"correction: must be a real number >= 0, got {correction!r}")
     if average is None or average != "multiclass":
@@ -827,8 +837,15 @@ def geometric_mean_score(
     assert present is not None
     if y_type == "multilabel-indicator":
         raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
-    # imbalanced-learn's multiclass path only indexes with the weights (no other check).
-    w = weight_array(sample_weight, yt.shape[0], nonzero=False, column=False, strict=False)
+    # imbalanced-learn's multiclass path only indexes with the weights (no other check)
+    # and bincounts them: NaN propagates, zeros are fine, complex is a TypeError.
+    w = weight_array(sample_weight, yt.shape[0], strict=False)
+    if w is not None:
+        if w.ndim != 1:
+            raise ValueError(f"sample_weight: expected a 1-D array, got shape {w.shape}")
+        if w.dtype.kind not in "iuf":
+            raise TypeError(f"sample_weight: cannot count with {w.dtype} weights")
+        w = np.ascontiguousarray(w, dtype=np.float64)
     if labels is None:
         lab = present
         n_labels = None

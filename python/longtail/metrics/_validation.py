@@ -8,7 +8,6 @@ labels present), which keeps validation from dominating the run time on large in
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
@@ -21,6 +20,9 @@ __all__ = [
     "InvalidParameterError",
     "labels_array",
     "check_pos_label",
+    "check_weight_kind",
+    "check_weight_values",
+    "ranking_weights",
     "unique",
     "target_type",
     "target_with_indicator",
@@ -283,57 +285,106 @@ def weight_array(
     As scikit-learn's ``_check_sample_weight``: an array-like (a scalar or a sparse
     matrix is an ``InvalidParameterError``), real (complex data is a ValueError),
     finite, one value per sample, and not all zero unless ``nonzero=False``. A column
-    ``(n, 1)`` is raveled with a ``DataConversionWarning`` when ``column`` (the ranking
-    metrics' ``column_or_1d``) and refused otherwise (the classification metrics).
-    ``strict=False`` is for the metrics whose peer only checks the length (scikit-learn's
-    ``top_k_accuracy_score``, imbalanced-learn's multiclass ``geometric_mean_score``):
-    NaN and all-zero weights then pass through to the arithmetic, and complex ones are
-    the TypeError the peer's arithmetic raises.
+    ``(n, 1)`` is raveled when ``column`` (the ranking metrics' ``column_or_1d``) and
+    refused otherwise (the classification metrics). ``strict=False`` is for the metrics
+    whose peer only checks the length (scikit-learn's ``top_k_accuracy_score``,
+    imbalanced-learn's multiclass ``geometric_mean_score``): the array comes back as
+    given (bool widened to float64) for the caller's arithmetic to accept or refuse as
+    the peer's does.
 
     >>> weight_array([1, 2], 2).tolist()
     [1.0, 2.0]
     """
     if sample_weight is None:
         return None
-    if _is_sparse(sample_weight) or isinstance(sample_weight, (str, bytes, int, float, complex)):
-        raise InvalidParameterError(
-            f"sample_weight: must be an array-like or None, got {type(sample_weight).__name__}"
-        )
+    check_weight_kind(sample_weight)
     w = to_numpy(sample_weight, "sample_weight")
     if w.ndim == 0:
         raise InvalidParameterError(
             f"sample_weight: must be an array-like or None, got {type(sample_weight).__name__}"
         )
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight: length {w.shape[0]} does not match y_true's length {n}")
+    if not strict:
+        # The peer's own arithmetic on the weights as given (bool widened: numpy's
+        # bool . bool product would be a logical "or").
+        return w.astype(np.float64) if w.dtype.kind == "b" else w
     if w.dtype.kind == "c":
-        if not strict:
-            raise TypeError("sample_weight: complex weights are not supported")
         raise ValueError("sample_weight: Complex data not supported")
     if w.dtype.kind not in "biuf":
         raise TypeError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
     if w.ndim == 2 and w.shape[1] == 1 and column:
-        from sklearn.exceptions import DataConversionWarning
-
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected. Please change the "
-            "shape of y to (n_samples, ), for example using ravel().",
-            DataConversionWarning,
-            stacklevel=3,
-        )
         w = w.ravel()
-    if w.shape[0] != n:
-        raise ValueError(f"sample_weight: length {w.shape[0]} does not match y_true's length {n}")
     if w.ndim != 1:
         raise ValueError(
             f"sample_weight: Sample weights must be 1D array or scalar, got {w.ndim}D array"
         )
     w = np.ascontiguousarray(w, dtype=np.float64)
-    if not strict:
-        return w
     if not np.isfinite(w).all():
         raise ValueError("sample_weight: contains NaN or infinity")
     if nonzero and w.size and not np.any(w):
         raise ValueError("sample_weight: Sample weights must contain at least one non-zero number.")
     return w
+
+
+def ranking_weights(sample_weight: Any, n: int) -> Optional[np.ndarray]:
+    """``sample_weight`` of ``roc_auc_score`` / ``average_precision_score`` as float64,
+    checked as far as scikit-learn checks it before averaging (``column_or_1d`` and the
+    length). Its values are checked (``check_weight_values``) only where they reach a
+    binary curve, as scikit-learn's ``_binary_clf_curve`` does: not for the averaging
+    weights of ``average="samples"``, nor when ``average="weighted"`` has no positive
+    weight (0 is returned first).
+
+    >>> ranking_weights([[1], [2]], 2).tolist()
+    [1.0, 2.0]
+    """
+    if sample_weight is None:
+        return None
+    check_weight_kind(sample_weight)
+    w = to_numpy(sample_weight, "sample_weight")
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w.ravel()
+    if w.ndim != 1:
+        raise ValueError(f"sample_weight: y should be a 1d array, got an array of shape {w.shape}")
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight: length {w.shape[0]} does not match y_true's length {n}")
+    if w.dtype.kind == "c":
+        raise ValueError("sample_weight: Complex data not supported")
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
+    return np.ascontiguousarray(w, dtype=np.float64)
+
+
+def check_weight_values(w: Optional[np.ndarray]) -> None:
+    """ValueError unless the weights are finite and not all zero (scikit-learn's
+    ``_check_sample_weight``); None passes.
+
+    >>> check_weight_values(np.ones(2))
+    """
+    if w is None:
+        return
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight: contains NaN or infinity")
+    if w.size and not np.any(w):
+        raise ValueError("sample_weight: Sample weights must contain at least one non-zero number.")
+
+
+def check_weight_kind(sample_weight: Any) -> None:
+    """``InvalidParameterError`` unless ``sample_weight`` is None or an array-like (not a
+    scalar, a string or a sparse matrix): scikit-learn checks this before anything else.
+
+    >>> check_weight_kind([1, 2])
+    """
+    if sample_weight is None:
+        return
+    if (
+        _is_sparse(sample_weight)
+        or isinstance(sample_weight, (str, bytes, numbers.Number))
+        or not (hasattr(sample_weight, "__len__") or hasattr(sample_weight, "__array__"))
+    ):
+        raise InvalidParameterError(
+            f"sample_weight: must be an array-like or None, got {type(sample_weight).__name__}"
+        )
 
 
 _REAL_STR_BOOL = "an instance of 'float', an instance of 'str' or an instance of 'bool'"
