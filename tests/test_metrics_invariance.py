@@ -27,7 +27,7 @@ import pytest
 import scipy.sparse as sp
 import sklearn.metrics as skm
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from imblearn.metrics import geometric_mean_score as imb_gmean
 
@@ -35,10 +35,20 @@ import longtail.metrics as lm
 from longtail.metrics._classification import fbeta_score
 
 TOL = 1e-12
+# No shrinking: every example runs ~70 metric variants twice, so shrinking a failure
+# would take minutes; the problems are small enough to read unshrunk.
 SETTINGS = settings(
-    max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
-ERRORS = (ValueError, TypeError, ZeroDivisionError, IndexError, NotImplementedError)
+ERRORS = (
+    ValueError, TypeError, ZeroDivisionError, IndexError, NotImplementedError, AttributeError
+)
+# What the peers raise when they crash in their own arithmetic, not when they validate.
+CRASHES = (IndexError, AttributeError)
 
 
 # ------------------------------------------------------------------------------ registry
@@ -64,6 +74,10 @@ class Case:
     scale_dep: bool = False
     perm: str = "inv"
     symmetric: bool = False
+    # imbalanced-learn's sensitivity / specificity count the negatives as the unweighted
+    # n - (pred + true - tp), so its weighted results are neither those of repeated rows
+    # nor invariant under scaling.
+    weight_inv: bool = True
 
 
 BM = frozenset({"binary", "multiclass"})
@@ -89,9 +103,10 @@ def _pred_cases() -> list:
              skm.precision_recall_fscore_support, {"average": "binary"}, perm="no"),
         Case("gmean", lm.geometric_mean_score, imb_gmean),
         Case("gmean_corrected", lm.geometric_mean_score, imb_gmean, {"correction": 0.001}),
-        Case("gmean_none", lm.geometric_mean_score, imb_gmean, {"average": None}, perm="vec"),
+        Case("gmean_none", lm.geometric_mean_score, imb_gmean, {"average": None}, perm="vec",
+             weight_inv=False),
         Case("gmean_binary", lm.geometric_mean_score, imb_gmean, {"average": "binary"},
-             perm="no"),
+             perm="no", weight_inv=False),
     ]
     for norm in ("true", "pred", "all"):
         cases.append(Case(f"confusion_matrix_{norm}", lm.confusion_matrix,
@@ -104,7 +119,7 @@ def _pred_cases() -> list:
         cases.append(Case(f"prfs_{avg}", lm.precision_recall_fscore_support,
                           skm.precision_recall_fscore_support, {"average": avg}))
         cases.append(Case(f"gmean_{avg}", lm.geometric_mean_score, imb_gmean,
-                          {"average": avg}))
+                          {"average": avg}, weight_inv=False))
     cases.append(Case("prfs_samples", lm.precision_recall_fscore_support,
                       skm.precision_recall_fscore_support, {"average": "samples"}))
     fns = {
@@ -205,7 +220,10 @@ def call(fn: Callable, *args: Any, **kw: Any) -> Out:
             value = fn(*args, **kw)
         except ERRORS as e:
             return Out(error=e)
-    return Out(value=value, warns=tuple(sorted({w.category.__name__ for w in ws})))
+    # DeprecationWarnings are numpy / torch interplay noise (np.dot of a tensor), not
+    # the metric's behaviour.
+    names = {w.category.__name__ for w in ws if not issubclass(w.category, DeprecationWarning)}
+    return Out(value=value, warns=tuple(sorted(names)))
 
 
 def _close(a: Any, b: Any, what: str, *, strict: bool, tol: float = TOL) -> None:
@@ -242,10 +260,13 @@ def _deviation(case: Case, args: tuple, kw: dict, ours: Out, ref: Out) -> bool:
     """The documented, deliberate departures from the peer (each checked, not skipped):
     True when ``ours`` is the accepted answer where the peer's differs."""
     w = kw.get("sample_weight")
-    # The peer crashes with an IndexError inside its own arithmetic on input it never
-    # validated (imbalanced-learn's multiclass gmean with a short sample_weight):
-    # longtail's validation names the argument with a ValueError.
-    if isinstance(ref.error, IndexError) and isinstance(ours.error, ValueError):
+    # The peer crashes (IndexError / AttributeError) inside its own arithmetic: on input
+    # it never validated (imbalanced-learn's multiclass gmean with a short
+    # sample_weight), where longtail's validation names the argument with a ValueError,
+    # or on valid input (scikit-learn's one-vs-one ROC AUC of a column y_true, its
+    # multiclass average precision of a list y_score), where longtail answers as for
+    # the array / 1-D input (test_format_invariance checks that answer).
+    if isinstance(ref.error, CRASHES) and (ours.ok or isinstance(ours.error, ValueError)):
         return True
     # imbalanced-learn's multiclass gmean of empty input is NaN (scipy's
     # SmallSampleWarning); empty input is a ValueError everywhere in longtail (DESIGN.md).
@@ -491,16 +512,16 @@ def test_sample_weight_invariance(p, data):
             _present(p.yt[rep], p.yp[rep]), _present(p.yt, p.yp)
         )
         repeated = oracle(case, p.yt[rep], second[rep])
-        if same_labels:
+        if same_labels and case.weight_inv:
             invariant(weighted, repeated, f"{case.name}: integer weights vs repetition")
         on_subset = oracle(case, p.yt[sub], second[sub], sample_weight=p.w[sub])
         on_zeroed = oracle(case, p.yt, second, sample_weight=zeroed)
         same_sub = case.inp != "pred" or np.array_equal(
             _present(p.yt[sub], p.yp[sub]), _present(p.yt, p.yp)
         )
-        if same_sub:
+        if same_sub and case.weight_inv:
             invariant(on_subset, on_zeroed, f"{case.name}: zero weights vs removed rows")
-        if not case.scale_dep:
+        if not case.scale_dep and case.weight_inv:
             for scale in (2, 0.3) if case.name != "roc_curve" else (2,):
                 scaled = oracle(case, p.yt, second, sample_weight=p.w * scale)
                 invariant(weighted, scaled, f"{case.name}: weights x {scale}")

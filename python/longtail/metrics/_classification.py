@@ -14,7 +14,7 @@ import warnings
 from typing import Any, Optional, Union
 
 import numpy as np
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 
 from longtail import _core
 from longtail.metrics._validation import (
@@ -837,6 +837,14 @@ def geometric_mean_score(
     assert present is not None
     if y_type == "multilabel-indicator":
         raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
+    for y in (y_true, y_pred):
+        if np.ndim(y) == 2:  # imbalanced-learn's LabelEncoder.transform of a column
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=2,
+            )
     # imbalanced-learn's multiclass path only indexes with the weights (no other check)
     # and bincounts them: NaN propagates, zeros are fine, complex is a TypeError.
     w = weight_array(sample_weight, yt.shape[0], strict=False)

@@ -496,7 +496,7 @@ def _multiclass_roc_auc(
         prevalence = None
         if average == "weighted":
             prevalence = (counts[a] + counts[b]) / y.shape[0]
-        return float(np.average(pair_scores, weights=prevalence))
+        return np.float64(np.average(pair_scores, weights=prevalence))  # as sklearn
     # One-vs-rest: the per-class columns of the one-hot target, without building it.
     n_classes = s.shape[1]
     if average == "micro":
