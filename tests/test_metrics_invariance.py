@@ -38,12 +38,13 @@ TOL = 1e-12
 # No shrinking: every example runs ~70 metric variants twice, so shrinking a failure
 # would take minutes; the problems are small enough to read unshrunk.
 SETTINGS = settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
+FEW = settings(SETTINGS, max_examples=5)  # the properties that try many inputs per example
 ERRORS = (
     ValueError, TypeError, ZeroDivisionError, IndexError, NotImplementedError, AttributeError
 )
@@ -488,7 +489,7 @@ def test_multilabel_column_permutation_invariance(p, data):
             invariant(a, b, f"{case.name}: column permutation", transform=lambda v: v[perm])
 
 
-@SETTINGS
+@FEW
 @given(problems(), st.data())
 def test_sample_weight_invariance(p, data):
     """check_sample_weight_invariance: ones == None, list == array, integer weights ==
@@ -532,15 +533,14 @@ def _columns(y: np.ndarray) -> list:
             y.astype(np.uint8), y.astype(np.float64), y.astype(np.int32)]
 
 
-@SETTINGS
+@FEW
 @given(problems())
 def test_format_invariance(p):
     """test_format_invariance_with_1d_vectors / test_multilabel_representation_invariance:
     lists, columns, tensors, other integer / float dtypes and, for multilabel
     indicators, lists of lists and every scipy.sparse format give the same result; a row
     vector is refused as by the peer."""
-    sparse = [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.lil_matrix, sp.dok_matrix,
-              sp.bsr_matrix, sp.dia_matrix, sp.csr_array, sp.coo_array]
+    sparse = [sp.csr_matrix, sp.coo_array]  # every format: test_sparse_formats
     for case in cases_for(p):
         second = p.second(case)
         base = oracle(case, p.yt, second)
@@ -565,6 +565,31 @@ def test_format_invariance(p):
             invariant(base, out, f"{case.name}: format {type(yt2).__name__}")
 
 
+@pytest.mark.parametrize(
+    "make",
+    [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.lil_matrix, sp.dok_matrix, sp.bsr_matrix,
+     sp.dia_matrix, sp.csr_array, sp.csc_array, sp.coo_array],
+)
+def test_sparse_formats(make):
+    """Every scipy.sparse format scikit-learn accepts for a multilabel indicator (the
+    precision / recall / F family), refused like the peer by every other metric."""
+    rng = np.random.default_rng(3)
+    yt, yp = rng.integers(0, 2, (15, 4)), rng.integers(0, 2, (15, 4))
+    w = rng.integers(0, 3, 15)
+    p = Problem("multilabel", yt, yp, rng.random(15), np.full((15, 4), 0.25),
+                rng.random((15, 4)), w)
+    for case in cases_for(p):
+        second = p.second(case)
+        dense = oracle(case, yt, second, sample_weight=w)
+        sparse = oracle(case, make(yt), make(second) if case.inp == "pred" else second,
+                        sample_weight=w)
+        invariant(dense, sparse, f"{case.name}: {make.__name__}")
+        if case.ours in (lm.f1_score, lm.precision_score, lm.recall_score) and (
+            "average" in case.kw
+        ):
+            assert sparse.ok, (case.name, sparse.error)
+
+
 _NAMES = np.array(["ant", "bee", "cat", "dog", "eel", "fox"])
 
 
@@ -582,7 +607,7 @@ def _needs_pos_label(case: Case) -> bool:
     return case.kw.get("average", _DEFAULT_AVERAGE.get(case.ours.__name__)) == "binary"
 
 
-@SETTINGS
+@FEW
 @given(problems(("binary", "multiclass")))
 def test_string_vs_number_labels(p):
     """test_classification_invariance_string_vs_numbers_labels: the same problem with
