@@ -812,9 +812,10 @@ def geometric_mean_score(
     all classes, a recall of 0 being replaced by ``correction``; other averages give
     sqrt(sensitivity * specificity) averaged as in imbalanced-learn.
 
-    >>> round(geometric_mean_score([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1]), 6)
+    >>> y_true, y_pred = [0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1]
+    >>> float(geometric_mean_score(y_true, y_pred))
     0.0
-    >>> round(geometric_mean_score([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1], correction=0.001), 6)
+    >>> float(round(geometric_mean_score(y_true, y_pred, correction=0.001), 6))
     0.01
     """
     from scipy import stats
