@@ -852,3 +852,39 @@ def test_pos_label_kinds():
             if case.inp == "ml":
                 continue
             oracle(case, yt, second, pos_label=pos)
+
+
+def test_issue_12_cases():
+    """The cases of issue 12, each as the peer: legacy multilabel sequences and ragged
+    object arrays raise; complex weights raise; sparse (csr, coo) multilabel indicators
+    are accepted by f1 / precision / recall; bytes labels and bytes pos_label in the
+    curves raise; float weights give a float confusion matrix; gmean with weights and
+    average="weighted" equals imbalanced-learn's."""
+    prf = [c for c in CASES if c.ours in (lm.f1_score, lm.precision_score, lm.recall_score)]
+    for case in prf:
+        for seq in ([[]], [()], np.array([[1, 2], [1]], dtype=object)):
+            out = oracle(case, seq, seq)
+            assert isinstance(out.error, ValueError), (case.name, seq)
+        out = oracle(case, [0, 1, 1], [0, 1, 0], sample_weight=np.array([1, 2, 3], complex))
+        assert isinstance(out.error, ValueError)
+    yt = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+    yp = np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0]])
+    for make in (sp.csr_matrix, sp.coo_matrix):
+        for case in prf:
+            if "average" in case.kw:
+                assert oracle(case, make(yt), make(yp)).ok, case.name
+    yb, s = np.array([b"a", b"b", b"a", b"b"]), [0.1, 0.4, 0.35, 0.8]
+    for fn in ("roc_curve", "precision_recall_curve"):
+        case = Case(fn, getattr(lm, fn), getattr(skm, fn), inp="s1")
+        assert isinstance(oracle(case, yb, s, pos_label=b"b").error, TypeError)
+        assert isinstance(oracle(case, yb, s, pos_label=b"b").error, ValueError)
+        assert isinstance(oracle(case, yb.astype(str), s, pos_label=b"b").error, TypeError)
+        assert isinstance(oracle(case, yb, s, pos_label="b").error, TypeError)
+    cm = oracle(CASES[0], [0, 1, 1], [0, 1, 0], sample_weight=[1.0, 2.0, 3.0])
+    assert cm.value.dtype == np.float64
+    assert oracle(CASES[0], [0, 1, 1], [0, 1, 0], sample_weight=[1, 2, 3]).value.dtype == np.int64
+    gm = Case("gmean", lm.geometric_mean_score, imb_gmean)
+    w = [1, 2, 3, 1, 0.5, 2, 1]
+    for avg in ("weighted", "macro", "micro", None, "multiclass"):
+        assert oracle(gm, [0, 1, 2, 0, 1, 2, 1], [0, 2, 1, 0, 0, 1, 1], average=avg,
+                      sample_weight=w).ok
