@@ -888,3 +888,25 @@ def test_issue_12_cases():
     for avg in ("weighted", "macro", "micro", None, "multiclass"):
         assert oracle(gm, [0, 1, 2, 0, 1, 2, 1], [0, 2, 1, 0, 0, 1, 1], average=avg,
                       sample_weight=w).ok
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"average": "garbage"}, {"zero_division": 2}, {"beta": -1}, {"weights": "cubic"},
+     {"normalize": "rows"}, {"k": 0}, {"correction": -1.0}, {"adjusted": "yes"}],
+)
+def test_bad_parameters(bad):
+    """A parameter value scikit-learn's / imbalanced-learn's validation refuses is an
+    error of the same kind (their InvalidParameterError is a ValueError and a
+    TypeError) in every metric that takes the parameter."""
+    rng = np.random.default_rng(4)
+    yt, yp = np.r_[0, 1, 2, rng.integers(0, 3, 9)], rng.integers(0, 3, 12)
+    p = Problem("multiclass", yt, yp, rng.random(12), np.full((12, 3), 1 / 3),
+                rng.random((12, 3)), np.ones(12, dtype=np.int64))
+    (name, value), = bad.items()
+    tried = 0
+    for case in cases_for(p):
+        if name in _sig(case.ours) and case.inp in ("pred", "proba"):
+            out = oracle(case, p.yt, p.second(case), **{name: value})
+            tried += out.error is not None
+    assert tried

@@ -304,7 +304,9 @@ def _check_zero_division(zero_division: Any) -> np.float64:
         return np.float64(zero_division)
     if isinstance(zero_division, float) and np.isnan(zero_division):
         return np.float64(np.nan)
-    raise ValueError(f"zero_division: must be 'warn', 0.0, 1.0 or np.nan, got {zero_division!r}")
+    raise InvalidParameterError(
+        f"zero_division: must be 'warn', 0.0, 1.0 or np.nan, got {zero_division!r}"
+    )
 
 
 def _warn_prf(average: Any, modifier: str, msg_start: str, result_size: int) -> None:
@@ -415,9 +417,9 @@ def precision_recall_fscore_support(
     """
     _check_zero_division(zero_division)
     if average not in _AVERAGES and average != "binary":
-        raise ValueError("average: has to be one of " + str(_AVERAGES))
+        raise InvalidParameterError("average: has to be one of " + str(_AVERAGES))
     if not isinstance(beta, (int, float, np.number)) or beta < 0:
-        raise ValueError(f"beta: must be a non-negative number, got {beta!r}")
+        raise InvalidParameterError(f"beta: must be a non-negative number, got {beta!r}")
     check_pos_label(pos_label)
     check_weight_kind(sample_weight)
     y_type, present, yt, yp = _check_targets(y_true, y_pred, sparse=True)
@@ -591,6 +593,8 @@ def balanced_accuracy_score(
     >>> balanced_accuracy_score([0, 1, 0, 0, 1, 0], [0, 1, 0, 0, 0, 1])
     0.625
     """
+    if not isinstance(adjusted, (bool, np.bool_)):
+        raise InvalidParameterError(f"adjusted: must be a bool, got {adjusted!r}")
     C = confusion_matrix(y_true, y_pred, sample_weight=sample_weight)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_class = np.diag(C) / C.sum(axis=1)
@@ -622,7 +626,9 @@ def cohen_kappa_score(
     0.5556
     """
     if weights not in (None, "linear", "quadratic"):
-        raise ValueError(f"weights: must be None, 'linear' or 'quadratic', got {weights!r}")
+        raise InvalidParameterError(
+            f"weights: must be None, 'linear' or 'quadratic', got {weights!r}"
+        )
     try:
         confusion = confusion_matrix(y1, y2, labels=labels, sample_weight=sample_weight)
     except ValueError as e:
@@ -719,6 +725,8 @@ def top_k_accuracy_score(
     check_weight_kind(sample_weight)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidParameterError(f"k: must be an integer >= 1, got {k!r}")
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise InvalidParameterError(f"normalize: must be a bool, got {normalize!r}")
     y = labels_array(y_true, "y_true")
     if y.ndim != 1:
         raise ValueError(f"y_true: expected a 1-D array, got shape {y.shape}")

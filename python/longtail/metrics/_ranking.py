@@ -17,6 +17,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from longtail import _core
 from longtail.metrics._validation import (
+    InvalidParameterError,
     check_length,
     check_pos_label,
     check_weight_kind,
@@ -404,13 +405,15 @@ def roc_auc_score(
     1.0
     """
     if average not in (None, "micro", "macro", "samples", "weighted"):
-        raise ValueError(
+        raise InvalidParameterError(
             f"average: must be None, 'micro', 'macro', 'samples' or 'weighted', got {average!r}"
         )
     if multi_class not in ("raise", "ovr", "ovo"):
-        raise ValueError(f"multi_class: must be 'raise', 'ovr' or 'ovo', got {multi_class!r}")
+        raise InvalidParameterError(
+            f"multi_class: must be 'raise', 'ovr' or 'ovo', got {multi_class!r}"
+        )
     if max_fpr is not None and not (0 < max_fpr <= 1):
-        raise ValueError(f"max_fpr: expected max_fpr in range (0, 1], got: {max_fpr!r}")
+        raise InvalidParameterError(f"max_fpr: expected max_fpr in range (0, 1], got: {max_fpr!r}")
     check_weight_kind(sample_weight)
     y = labels_array(y_true, "y_true")
     y_type, classes, ind = target_with_indicator(y, 1)
@@ -558,7 +561,7 @@ def average_precision_score(
     0.8333333333333333
     """
     if average not in (None, "micro", "macro", "samples", "weighted"):
-        raise ValueError(
+        raise InvalidParameterError(
             f"average: must be None, 'micro', 'macro', 'samples' or 'weighted', got {average!r}"
         )
     check_pos_label(pos_label, allow_none=False)
