@@ -38,13 +38,13 @@ TOL = 1e-12
 # No shrinking: every example runs ~70 metric variants twice, so shrinking a failure
 # would take minutes; the problems are small enough to read unshrunk.
 SETTINGS = settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
-FEW = settings(SETTINGS, max_examples=5)  # the properties that try many inputs per example
+FEW = settings(SETTINGS, max_examples=4)  # the properties that try many inputs per example
 ERRORS = (
     ValueError, TypeError, ZeroDivisionError, IndexError, NotImplementedError, AttributeError
 )
@@ -910,3 +910,28 @@ def test_bad_parameters(bad):
             out = oracle(case, p.yt, p.second(case), **{name: value})
             tried += out.error is not None
     assert tried
+
+
+@FEW
+@given(problems(("binary", "multiclass")), st.data())
+def test_labels_argument(p, data):
+    """test_no_averaging_labels: ``labels`` reorders the per-class results (and the
+    confusion matrix) and selects the classes averaged, as in the peer."""
+    present = _present(p.yt, p.yp)
+    order = np.array(data.draw(st.permutations(present.tolist())))
+    inverse = np.searchsorted(present, order)
+    for case in cases_for(p):
+        if "labels" not in _sig(case.ours) or case.inp != "pred":
+            continue
+        base = oracle(case, p.yt, p.yp)
+        out = oracle(case, p.yt, p.yp, labels=order)
+        if case.perm == "vec":
+            invariant(base, out, f"{case.name}: labels order", transform=lambda v: v[inverse])
+        elif case.perm == "mat":
+            invariant(base, out, f"{case.name}: labels order",
+                      transform=lambda m: m[np.ix_(inverse, inverse)])
+        elif case.perm == "inv" and "average" in case.kw and case.kw["average"] != "micro":
+            invariant(base, out, f"{case.name}: labels order")
+        # a subset, and a label absent from the data
+        oracle(case, p.yt, p.yp, labels=order[:1])
+        oracle(case, p.yt, p.yp, labels=np.r_[order, present.max() + 5])
