@@ -60,3 +60,11 @@ __all__ += [
     "separated_kappa",
     "streaming",
 ]
+
+# --- COCO / LVIS detection mAP (metrics/detection.py) ---
+from longtail.metrics.detection import (  # noqa: E402
+    MeanAveragePrecision,
+    mean_average_precision,
+)
+
+__all__ += ["MeanAveragePrecision", "mean_average_precision"]

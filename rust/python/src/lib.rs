@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod cluster;
+mod detection;
 mod metrics;
 mod run;
 mod samplers;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     cluster::register(m)?;
     streaming::register(m)?;
+    detection::register(m)?;
     Ok(())
 }
