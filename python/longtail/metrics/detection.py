@@ -141,8 +141,13 @@ def _frequency_groups(frequency: Any) -> Any:
 
 
 def _np(x: Any, name: str) -> np.ndarray:
-    if isinstance(x, np.ndarray):
+    if type(x) is np.ndarray:
         return x
+    if type(x).__name__ == "Tensor":
+        try:
+            return x.numpy()  # a CPU tensor without grad: no copy, no checks
+        except (RuntimeError, TypeError):
+            pass  # CUDA, requires_grad, half precision: the general path
     return to_numpy(x, name)
 
 
@@ -174,6 +179,8 @@ def _boxes(x: Any, name: str) -> np.ndarray:
 
 
 def _get(d: Any, key: str, name: str) -> Any:
+    if type(d) is dict and key in d:
+        return d[key]
     if not isinstance(d, Mapping):
         raise TypeError(f"{name}: expected a dict per image, got {type(d).__name__}")
     try:
@@ -182,54 +189,60 @@ def _get(d: Any, key: str, name: str) -> Any:
         raise ValueError(f"{name}: missing key {key!r}") from None
 
 
-def _rle_of(m: Any, name: str) -> tuple[np.ndarray, int, int]:
-    """Run lengths, height and width of one COCO RLE dict."""
-    if not isinstance(m, Mapping) or "size" not in m or "counts" not in m:
-        raise TypeError(f"{name}: expected an RLE dict with 'size' and 'counts'")
-    h, w = (int(v) for v in m["size"])
-    counts = m["counts"]
-    if isinstance(counts, str):
-        counts = counts.encode("ascii")
-    if isinstance(counts, bytes):
-        cnts, _ = _core.rle_from_strings([counts])
-    else:
-        cnts = np.asarray(counts)
-        if cnts.ndim != 1 or (cnts.size and (cnts.dtype.kind not in "iu" or cnts.min() < 0)):
-            raise ValueError(f"{name}: 'counts' must be a string or a list of run lengths")
-        cnts = cnts.astype(np.uint32)
-    if int(cnts.sum(dtype=np.int64)) != h * w:
-        raise ValueError(f"{name}: run lengths sum to {int(cnts.sum())}, not {h} x {w}")
-    return cnts, h, w
-
-
-def _masks(x: Any, name: str) -> tuple[list[np.ndarray], list[tuple[int, int]], int]:
-    """RLE runs (one array per image's masks, concatenated later), sizes and count."""
+def _masks(x: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenated RLE run lengths, runs per mask and ``(h, w)`` per mask of one image's
+    masks (an ``(N, H, W)`` bool array/tensor or a list of COCO RLE dicts). Run sums are
+    checked against ``h * w`` by the kernel."""
     if isinstance(x, (list, tuple)) and (len(x) == 0 or isinstance(x[0], Mapping)):
-        runs, hw = [], []
+        strings, hw = [], np.zeros((len(x), 2), np.int64)
         for k, m in enumerate(x):
-            c, h, w = _rle_of(m, f"{name} mask {k}")
-            runs.append(c)
-            hw.append((h, w))
-        return runs, hw, len(x)
+            if not isinstance(m, Mapping) or "size" not in m or "counts" not in m:
+                raise TypeError(f"{name}: mask {k} is not an RLE dict with 'size' and 'counts'")
+            size = m["size"]
+            if len(size) != 2:
+                raise ValueError(f"{name}: mask {k} has size {size!r}, expected [height, width]")
+            hw[k] = size
+            counts = m["counts"]
+            if isinstance(counts, str):
+                counts = counts.encode("ascii")
+            if not isinstance(counts, bytes):
+                runs = np.asarray(counts)
+                if runs.ndim != 1 or (
+                    runs.size and (runs.dtype.kind not in "iu" or runs.min() < 0)
+                ):
+                    raise ValueError(
+                        f"{name}: mask {k} 'counts' must be an RLE string or a list of run lengths"
+                    )
+                counts = _core.rle_to_string(np.ascontiguousarray(runs, dtype=np.uint32))
+            strings.append(counts)
+        if hw.size and (hw.min() < 0 or hw.max() >= 2**32):
+            raise ValueError(f"{name}: bad mask size")
+        try:
+            cnts, off = _core.rle_from_strings(strings)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+        return cnts, np.diff(off), hw.astype(np.uint32)
     arr = _np(x, name)
     if arr.ndim != 3:
         raise ValueError(
-            f"{name}: expected an (N, H, W) bool array or RLE dicts, got shape {tuple(arr.shape)}"
+            f"{name}: expected an (N, H, W) bool array or a list of RLE dicts, got shape "
+            f"{tuple(arr.shape)}"
         )
+    n, h, w = arr.shape
     if arr.size == 0:
-        return [], [], 0
+        return (
+            np.zeros(0, np.uint32),
+            np.zeros(0, np.int64),
+            np.tile([h, w], (n, 1)).astype(np.uint32),
+        )
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
     elif arr.dtype.kind in "iu":
         arr = (arr != 0).view(np.uint8)
     else:
         raise TypeError(f"{name}: expected bool masks, got dtype {arr.dtype}")
-    n, h, w = arr.shape
-    if n == 0:
-        return [], [], 0
     cnts, off = _core.rle_encode(np.ascontiguousarray(arr))
-    runs = [cnts[off[i] : off[i + 1]] for i in range(n)]
-    return runs, [(h, w)] * n, n
+    return cnts, np.diff(off), np.tile(np.array([h, w], np.uint32), (n, 1))
 
 
 class _Batch:
@@ -249,6 +262,8 @@ class _Batch:
         neg, nel, neg_n, nel_n = [], [], [], []
         d_hw: list = []
         g_hw: list = []
+        d_len: list = []
+        g_len: list = []
         for i, (p, t) in enumerate(zip(preds, target)):
             pn, tn = f"preds[{i}]", f"target[{i}]"
             scores = _np(_get(p, "scores", pn), f"{pn}['scores']")
@@ -262,9 +277,11 @@ class _Batch:
                 n = b.shape[0]
                 d_geo.append(b)
             else:
-                runs, hw, n = _masks(_get(p, "masks", pn), f"{pn}['masks']")
-                d_geo.extend(runs)
-                d_hw.extend(hw)
+                runs, lens, hw = _masks(_get(p, "masks", pn), f"{pn}['masks']")
+                n = lens.size
+                d_geo.append(runs)
+                d_len.append(lens)
+                d_hw.append(hw)
             if not (n == scores.size == labels.size):
                 raise ValueError(
                     f"{pn}: {geo}, scores and labels differ in length ({n}, {scores.size}, "
@@ -280,9 +297,11 @@ class _Batch:
                 n = b.shape[0]
                 g_geo.append(b)
             else:
-                runs, hw, n = _masks(_get(t, "masks", tn), f"{tn}['masks']")
-                g_geo.extend(runs)
-                g_hw.extend(hw)
+                runs, lens, hw = _masks(_get(t, "masks", tn), f"{tn}['masks']")
+                n = lens.size
+                g_geo.append(runs)
+                g_len.append(lens)
+                g_hw.append(hw)
             if n != labels.size:
                 raise ValueError(f"{tn}: {geo} and labels differ in length ({n}, {labels.size})")
             for key, store in (("iscrowd", g_crowd), ("area", g_area)):
@@ -349,11 +368,11 @@ class _Batch:
             self.gt_boxes = cat(g_geo, dt).reshape(-1, 4)
         else:
             self.det_runs = cat(d_geo, np.uint32)
-            self.det_run_offsets = offsets([r.size for r in d_geo])
-            self.det_hw = np.asarray(d_hw, np.uint32).reshape(-1)
+            self.det_run_offsets = offsets(cat(d_len, np.int64))
+            self.det_hw = cat(d_hw, np.uint32).reshape(-1)
             self.gt_runs = cat(g_geo, np.uint32)
-            self.gt_run_offsets = offsets([r.size for r in g_geo])
-            self.gt_hw = np.asarray(g_hw, np.uint32).reshape(-1)
+            self.gt_run_offsets = offsets(cat(g_len, np.int64))
+            self.gt_hw = cat(g_hw, np.uint32).reshape(-1)
 
 
 # --------------------------------------------------------------------------------------
