@@ -101,9 +101,19 @@ pub fn accumulate(
                     .partial_cmp(&s.scores[a])
                     .unwrap_or(std::cmp::Ordering::Equal)
             });
-            let mut kept: Vec<usize> = Vec::with_capacity(mine.len());
-            let mut pr: Vec<f64> = Vec::with_capacity(mine.len());
-            let mut rc: Vec<f64> = Vec::with_capacity(mine.len());
+            // This class's rows in score order, copied together (sequential scans below).
+            let nd_all = mine.len();
+            let row_bytes = AREAS * width;
+            let mut codes = Vec::with_capacity(nd_all * row_bytes);
+            let mut levels = Vec::with_capacity(nd_all);
+            for &r in &mine {
+                codes.extend_from_slice(&s.codes[r * row_bytes..(r + 1) * row_bytes]);
+                levels.push(s.levels[r] as usize);
+            }
+            // Precision after the j-th true positive, then its running max from the right
+            // (pycocotools' envelope read at true positives: the envelope only changes
+            // there, and searchsorted(left) on recall lands on a true positive).
+            let mut at_tp: Vec<f64> = Vec::with_capacity(nd_all);
             for a in 0..AREAS {
                 let np = npig[k * AREAS + a];
                 if np == 0 {
@@ -111,45 +121,59 @@ pub fn accumulate(
                 }
                 let npf = np as f64;
                 for m in 0..n_max {
-                    kept.clear();
-                    kept.extend(
-                        mine.iter()
-                            .copied()
-                            .filter(|&r| (s.levels[r] as usize) <= m),
-                    );
+                    let nd = levels.iter().filter(|&&l| l <= m).count();
                     for t in 0..n_thrs {
-                        pr.clear();
-                        rc.clear();
+                        at_tp.clear();
                         let (mut tp, mut fp) = (0u64, 0u64);
-                        for &r in &kept {
-                            match code(s.codes, width, r, a, t) {
-                                TP => tp += 1,
+                        for (i, &l) in levels.iter().enumerate() {
+                            if l > m {
+                                continue;
+                            }
+                            match code(&codes, width, i, a, t) {
+                                TP => {
+                                    tp += 1;
+                                    let tpf = tp as f64;
+                                    at_tp.push(tpf / (fp as f64 + tpf + EPS));
+                                }
                                 FP => fp += 1,
                                 _ => {}
                             }
-                            let (tpf, fpf) = (tp as f64, fp as f64);
-                            rc.push(tpf / npf);
-                            pr.push(tpf / (fpf + tpf + EPS));
                         }
-                        let nd = kept.len();
-                        rec[(t * AREAS + a) * n_max + m] = if nd > 0 { rc[nd - 1] } else { 0.0 };
-                        for i in (1..nd).rev() {
-                            if pr[i] > pr[i - 1] {
-                                pr[i - 1] = pr[i];
+                        rec[(t * AREAS + a) * n_max + m] =
+                            if nd > 0 { tp as f64 / npf } else { 0.0 };
+                        for i in (1..at_tp.len()).rev() {
+                            if at_tp[i] > at_tp[i - 1] {
+                                at_tp[i - 1] = at_tp[i];
                             }
                         }
+                        let n_tp = at_tp.len() as u64;
                         for (ri, &thr) in rec_thrs.iter().enumerate() {
-                            let idx = rc.partition_point(|&x| x < thr);
-                            let at = ((t * r_n + ri) * AREAS + a) * n_max + m;
+                            // First index with recall >= thr: before any detection when
+                            // thr <= 0, else at the j-th true positive, j the smallest
+                            // count with j / npig >= thr (the same division as numpy).
+                            let reach = |j: u64| j as f64 / npf >= thr;
+                            let mut j = (thr * npf).ceil().max(0.0).min(n_tp as f64 + 1.0) as u64;
+                            while j > 0 && reach(j - 1) {
+                                j -= 1;
+                            }
+                            while j <= n_tp && !reach(j) {
+                                j += 1;
+                            }
                             // pycocotools stops at the first threshold past the curve
                             // (its try/except): the rest stay 0.
-                            if idx >= nd {
+                            if nd == 0 || j > n_tp {
                                 for rj in ri..r_n {
                                     prec[((t * r_n + rj) * AREAS + a) * n_max + m] = 0.0;
                                 }
                                 break;
                             }
-                            prec[at] = pr[idx];
+                            let at = ((t * r_n + ri) * AREAS + a) * n_max + m;
+                            // j == 0: index 0, whose envelope is the max over everything.
+                            prec[at] = if at_tp.is_empty() {
+                                0.0
+                            } else {
+                                at_tp[(j.max(1) - 1) as usize]
+                            };
                         }
                     }
                 }

@@ -38,7 +38,7 @@ impl BoxFormat {
 /// Convert `n` boxes (row-major `n x 4`) to `[x, y, w, h]`; the error names the first bad
 /// row of `arg`.
 pub fn convert<T: Copy + Into<f64>>(boxes: &[T], fmt: BoxFormat, arg: &str) -> Result<Vec<f64>> {
-    if boxes.len() % 4 != 0 {
+    if !boxes.len().is_multiple_of(4) {
         return Err(Error::value(arg, "expected an (N, 4) array"));
     }
     let mut out = Vec::with_capacity(boxes.len());

@@ -139,7 +139,7 @@ pub fn bbox(cnts: &[u32], h: u32) -> [f64; 4] {
         let t = cc - (j % 2) as u64;
         let y = t % h;
         let x = (t - y) / h;
-        if j % 2 == 0 {
+        if j.is_multiple_of(2) {
             xp = x;
         } else if xp < x {
             ys = 0;

@@ -131,3 +131,30 @@ fn bad_input_names_image() {
     let im = images(&[0, 2], &[0.5], &[0], &[0, 0], &[], &[], &[]);
     assert!(evaluate_boxes(&im, &[0.0; 4], &[], BoxFormat::Xyxy, &p).is_err());
 }
+
+#[test]
+fn masks_match_and_size_mismatch_is_an_error() {
+    use super::evaluate::{evaluate_masks, Masks};
+    use super::rle::encode;
+    // one 2x2 gt (left column) and one det (whole image): IoU 0.5
+    let (g, goff) = encode(&[1, 0, 1, 0], 1, 2, 2).unwrap();
+    let (d, doff) = encode(&[1, 1, 1, 1], 1, 2, 2).unwrap();
+    let im = images(&[0, 1], &[0.9], &[0], &[0, 1], &[0], &[0], &[0.0]);
+    let p = Params {
+        iou_thrs: &[0.5, 0.55],
+        max_dets: &[100],
+    };
+    let dm = Masks {
+        cnts: &d,
+        offsets: &doff,
+    };
+    let gm = Masks {
+        cnts: &g,
+        offsets: &goff,
+    };
+    let e = evaluate_masks(&im, &dm, &gm, &[2, 2], &[2, 2], &p).unwrap();
+    assert_eq!(code(&e.codes, 1, 0, 0, 0), TP);
+    assert_eq!(code(&e.codes, 1, 0, 0, 1), FP);
+    let err = evaluate_masks(&im, &dm, &gm, &[2, 2], &[4, 1], &p).unwrap_err();
+    assert!(err.to_string().starts_with("target[0]['masks']"), "{err}");
+}
