@@ -63,6 +63,7 @@ def make_boxes(seed, n_images=30, n_classes=6, dets=12, crowd=True, ties=True):
             else:
                 db.append(_box(rng))
                 dl.append(99 if rng.random() < 0.1 else rng.integers(0, n_classes - 1))
+        dl = [0 if lab == n_classes - 1 else lab for lab in dl]  # a class without detections
         s = rng.random(nd)
         if ties:
             s = np.round(s, 1)
@@ -345,7 +346,9 @@ def test_bbox_equals_cocoeval(fmt, seed):
     check_against_coco(m.compute(), e, m.precision_recall(), class_metrics=True)
     # the data exercise what they should
     assert (e.eval["precision"][:, :, :, 1:4] > -1).any(axis=(0, 1, 2, 4)).all()
-    assert -1 in _per_class_ap(e.eval["precision"][:, :, :, 0, 2])  # a class without gt
+    ap = _per_class_ap(e.eval["precision"][:, :, :, 0, 2])
+    assert ap[list(e.params.catIds).index(99)] == -1  # a class without ground truth
+    assert ap[list(e.params.catIds).index(5)] == 0  # a class without detections
 
 
 def test_bbox_custom_thresholds():
