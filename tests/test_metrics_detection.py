@@ -351,6 +351,16 @@ def test_bbox_equals_cocoeval(fmt, seed):
     assert ap[list(e.params.catIds).index(5)] == 0  # a class without detections
 
 
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(0, 15), st.booleans())
+def test_bbox_equals_cocoeval_property(seed, n_images, dets, ties):
+    preds, target = make_boxes(seed, n_images=n_images, n_classes=3, dets=dets, ties=ties)
+    e = coco_oracle(preds, target)
+    m = MeanAveragePrecision(class_metrics=True)
+    m.update(preds, target)
+    check_against_coco(m.compute(), e, m.precision_recall(), class_metrics=True)
+
+
 def test_bbox_custom_thresholds():
     preds, target = make_boxes(3, dets=30)
     kw = dict(
@@ -494,7 +504,8 @@ def test_torchmetrics_docstring_examples():
 def test_no_update_and_empty_images():
     m = MeanAveragePrecision(class_metrics=True)
     r = m.compute()
-    assert r["map"] == -1 and r["classes"].size == 0 and r["map_per_class"].tolist() == [-1]
+    assert r["map"] == -1 and r["classes"].size == 0 and r["map_per_class"].size == 0
+    assert MeanAveragePrecision().compute()["map_per_class"].tolist() == [-1]
     empty = {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, int)}
     m.update([empty], [{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int)}])
     assert m.compute()["mar_100"] == -1

@@ -664,12 +664,12 @@ def _summarize(
     out["mar_small"] = ar(1, m_ar)
     out["mar_medium"] = ar(2, m_ar)
     out["mar_large"] = ar(3, m_ar)
-    if cfg.class_metrics and classes.size:
+    if cfg.class_metrics:
         s = prec[:, :, :, 0][..., m_ap]  # (T, R, K, len)
-        s = np.moveaxis(s, 2, 0).reshape(classes.size, -1)
-        r = np.moveaxis(rec[:, :, 0][..., last], 1, 0).reshape(classes.size, -1)
-        out["map_per_class"] = np.array([_mean(row) for row in s], dtype=np.float64)
-        out[f"mar_{md[-1]}_per_class"] = np.array([_mean(row) for row in r], dtype=np.float64)
+        r = rec[:, :, 0][..., last]  # (T, K, 1)
+        k_n = classes.size
+        out["map_per_class"] = np.array([_mean(s[:, :, k]) for k in range(k_n)], np.float64)
+        out[f"mar_{md[-1]}_per_class"] = np.array([_mean(r[:, k]) for k in range(k_n)], np.float64)
     else:
         out["map_per_class"] = np.array([-1.0])
         out[f"mar_{md[-1]}_per_class"] = np.array([-1.0])
