@@ -39,6 +39,7 @@ positives), as for boxes.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -151,33 +152,6 @@ def _np(x: Any, name: str) -> np.ndarray:
     return to_numpy(x, name)
 
 
-def _labels(x: Any, name: str) -> np.ndarray:
-    arr = _np(x, name)
-    if arr.ndim != 1:
-        arr = arr.reshape(-1) if arr.size == 0 else arr
-        if arr.ndim != 1:
-            raise ValueError(f"{name}: expected a 1-D array of class ids, got shape {arr.shape}")
-    kind = arr.dtype.kind
-    if kind == "f":
-        if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
-            raise TypeError(f"{name}: class ids must be integers, got {arr.dtype} values")
-    elif kind not in "iu":
-        if not (kind == "b" or arr.size == 0):
-            raise TypeError(f"{name}: expected integer class ids, got dtype {arr.dtype}")
-    return arr
-
-
-def _boxes(x: Any, name: str) -> np.ndarray:
-    arr = _np(x, name)
-    if arr.size == 0:
-        return np.zeros((0, 4), np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name}: expected shape (N, 4), got {tuple(arr.shape)}")
-    if arr.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: expected float boxes, got dtype {arr.dtype}")
-    return arr
-
-
 def _get(d: Any, key: str, name: str) -> Any:
     if type(d) is dict and key in d:
         return d[key]
@@ -245,6 +219,81 @@ def _masks(x: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cnts, np.diff(off), np.tile(np.array([h, w], np.uint32), (n, 1))
 
 
+def _offsets(counts: Any) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _image_of(offsets: np.ndarray, row: int) -> int:
+    return int(np.searchsorted(offsets, row, side="right") - 1)
+
+
+def _column(values: list, side: str, key: str, width: int | None) -> tuple[np.ndarray, list]:
+    """One key of every image dict, concatenated: ``(array, rows per image)``.
+
+    ``width``: None for 1-D values, 4 for boxes. torch tensors are concatenated with one
+    ``torch.cat`` (then one ``.numpy()``); anything else goes through numpy. An empty
+    value of any shape counts as zero rows.
+    """
+    torch = sys.modules.get("torch")
+    ndim = 1 if width is None else 2
+    want = "(N,)" if width is None else f"(N, {width})"
+    all_torch = torch is not None and all(type(v) is torch.Tensor for v in values)
+    items = values if all_torch else [_np(v, f"{side}[{i}][{key!r}]") for i, v in enumerate(values)]
+    parts, rows = [], []
+    for i, v in enumerate(items):
+        shape = tuple(v.shape)
+        if len(shape) == ndim and (width is None or shape[1] == width):
+            rows.append(shape[0])
+            if shape[0]:
+                parts.append(v)
+        elif 0 in shape:
+            rows.append(0)
+        else:
+            raise ValueError(f"{side}[{i}][{key!r}]: expected shape {want}, got {shape}")
+    if not parts:
+        return np.zeros((0,) if width is None else (0, width), np.float64), rows
+    if all_torch:
+        t = torch.cat(parts).detach()
+        if t.dtype in (torch.float16, torch.bfloat16):
+            t = t.float()
+        arr = t.cpu().numpy()
+    else:
+        arr = np.concatenate(parts)
+    return arr, rows
+
+
+def _check_kind(arr: np.ndarray, rows: list, side: str, key: str, kinds: str) -> None:
+    if arr.size and arr.dtype.kind not in kinds:
+        i = next(i for i, r in enumerate(rows) if r)
+        what = "integer class ids" if kinds == "iub" else "numbers"
+        raise TypeError(f"{side}[{i}][{key!r}]: expected {what}, got dtype {arr.dtype}")
+
+
+def _integer_labels(arr: np.ndarray, rows: list, side: str, key: str) -> np.ndarray:
+    if arr.dtype.kind == "f" and arr.size:
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            i = _image_of(_offsets(rows), int(np.flatnonzero(bad)[0]))
+            raise TypeError(
+                f"{side}[{i}][{key!r}]: class ids must be integers, got {arr.dtype}"
+                " values with fractions or NaN"
+            )
+    else:
+        _check_kind(arr, rows, side, key, "iub")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _same_rows(side: str, names: tuple[str, ...], *counts: list) -> None:
+    first = counts[0]
+    for other in counts[1:]:
+        if other != first:
+            i = next(i for i, (a, b) in enumerate(zip(first, other)) if a != b)
+            got = ", ".join(f"{n} {c[i]}" for n, c in zip(names, counts))
+            raise ValueError(f"{side}[{i}]: {'/'.join(names)} differ in length ({got})")
+
+
 class _Batch:
     """Flat arrays of one ``update`` call."""
 
@@ -257,122 +306,89 @@ class _Batch:
         if len(preds) != len(target):
             raise ValueError(f"preds: has {len(preds)} images but target has {len(target)}")
         geo = "boxes" if iou_type == "bbox" else "masks"
-        d_scores, d_labels, d_geo, d_n = [], [], [], []
-        g_labels, g_geo, g_crowd, g_area, g_n = [], [], [], [], []
-        neg, nel, neg_n, nel_n = [], [], [], []
-        d_hw: list = []
-        g_hw: list = []
-        d_len: list = []
-        g_len: list = []
-        for i, (p, t) in enumerate(zip(preds, target)):
-            pn, tn = f"preds[{i}]", f"target[{i}]"
-            scores = _np(_get(p, "scores", pn), f"{pn}['scores']")
-            labels = _labels(_get(p, "labels", pn), f"{pn}['labels']")
-            if scores.ndim != 1 and scores.size:
-                raise ValueError(f"{pn}['scores']: expected shape (N,), got {tuple(scores.shape)}")
-            if scores.dtype.kind not in "fiu" and scores.size:
-                raise TypeError(f"{pn}['scores']: expected float scores, got dtype {scores.dtype}")
-            if geo == "boxes":
-                b = _boxes(_get(p, "boxes", pn), f"{pn}['boxes']")
-                n = b.shape[0]
-                d_geo.append(b)
-            else:
-                runs, lens, hw = _masks(_get(p, "masks", pn), f"{pn}['masks']")
-                n = lens.size
-                d_geo.append(runs)
-                d_len.append(lens)
-                d_hw.append(hw)
-            if not (n == scores.size == labels.size):
-                raise ValueError(
-                    f"{pn}: {geo}, scores and labels differ in length ({n}, {scores.size}, "
-                    f"{labels.size})"
-                )
-            d_scores.append(scores.reshape(-1))
-            d_labels.append(labels.reshape(-1))
-            d_n.append(n)
+        n_img = len(preds)
 
-            labels = _labels(_get(t, "labels", tn), f"{tn}['labels']")
-            if geo == "boxes":
-                b = _boxes(_get(t, "boxes", tn), f"{tn}['boxes']")
-                n = b.shape[0]
-                g_geo.append(b)
-            else:
-                runs, lens, hw = _masks(_get(t, "masks", tn), f"{tn}['masks']")
-                n = lens.size
-                g_geo.append(runs)
-                g_len.append(lens)
-                g_hw.append(hw)
-            if n != labels.size:
-                raise ValueError(f"{tn}: {geo} and labels differ in length ({n}, {labels.size})")
-            for key, store in (("iscrowd", g_crowd), ("area", g_area)):
-                v = t.get(key)
-                if v is None:
-                    store.append(np.zeros(n, np.float64 if key == "area" else np.uint8))
-                    continue
-                arr = _np(v, f"{tn}[{key!r}]").reshape(-1)
-                if arr.size != n:
-                    raise ValueError(
-                        f"{tn}[{key!r}]: has {arr.size} values but there are {n} {geo}"
-                    )
-                if arr.dtype.kind not in "fiub":
-                    raise TypeError(f"{tn}[{key!r}]: expected numbers, got dtype {arr.dtype}")
-                store.append(arr)
-            g_labels.append(labels.reshape(-1))
-            g_n.append(n)
-            if federated:
-                for key, store, count in (
-                    ("neg_category_ids", neg, neg_n),
-                    ("not_exhaustive_category_ids", nel, nel_n),
-                ):
-                    v = t.get(key)
-                    arr = (
-                        np.zeros(0, np.int64)
-                        if v is None
-                        else _labels(_np(v, f"{tn}[{key!r}]").reshape(-1), f"{tn}[{key!r}]")
-                    )
-                    store.append(arr)
-                    count.append(arr.size)
+        def col(items: Sequence, side: str, key: str) -> list:
+            return [_get(d, key, f"{side}[{i}]") for i, d in enumerate(items)]
 
-        def cat(parts: list, dtype: Any) -> np.ndarray:
-            if not parts:
-                return np.zeros(0, dtype)
-            return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
-
-        def offsets(counts: list) -> np.ndarray:
-            out = np.zeros(len(counts) + 1, np.int64)
-            np.cumsum(counts, out=out[1:])
-            return out
-
-        self.n_images = len(preds)
-        self.images = {
-            "det_offsets": offsets(d_n),
-            "det_scores": cat(d_scores, np.float64),
-            "det_labels": cat(d_labels, np.int64),
-            "gt_offsets": offsets(g_n),
-            "gt_labels": cat(g_labels, np.int64),
-            "gt_crowd": (cat(g_crowd, np.float64) != 0).astype(np.uint8),
-            "gt_area": cat(g_area, np.float64),
-            "federated": (
-                (offsets(neg_n), cat(neg, np.int64), offsets(nel_n), cat(nel, np.int64))
-                if federated
-                else None
-            ),
-        }
-        if not np.all(np.isfinite(self.images["gt_area"])):
-            r = int(np.flatnonzero(~np.isfinite(self.images["gt_area"]))[0])
-            i = int(np.searchsorted(self.images["gt_offsets"], r, side="right") - 1)
-            raise ValueError(f"target[{i}]['area']: is NaN or infinite")
+        scores, s_rows = _column(col(preds, "preds", "scores"), "preds", "scores", None)
+        _check_kind(scores, s_rows, "preds", "scores", "fiub")
+        d_labels, dl_rows = _column(col(preds, "preds", "labels"), "preds", "labels", None)
+        d_labels = _integer_labels(d_labels, dl_rows, "preds", "labels")
+        g_labels, gl_rows = _column(col(target, "target", "labels"), "target", "labels", None)
+        g_labels = _integer_labels(g_labels, gl_rows, "target", "labels")
         if geo == "boxes":
-            dt = np.float32 if all(b.dtype == np.float32 for b in d_geo + g_geo) else np.float64
-            self.det_boxes = cat(d_geo, dt).reshape(-1, 4)
-            self.gt_boxes = cat(g_geo, dt).reshape(-1, 4)
+            det_boxes, db_rows = _column(col(preds, "preds", "boxes"), "preds", "boxes", 4)
+            gt_boxes, gb_rows = _column(col(target, "target", "boxes"), "target", "boxes", 4)
+            _check_kind(det_boxes, db_rows, "preds", "boxes", "fiu")
+            _check_kind(gt_boxes, gb_rows, "target", "boxes", "fiu")
+            dt = np.float32 if det_boxes.dtype == gt_boxes.dtype == np.float32 else np.float64
+            self.det_boxes = np.ascontiguousarray(det_boxes, dtype=dt)
+            self.gt_boxes = np.ascontiguousarray(gt_boxes, dtype=dt)
         else:
-            self.det_runs = cat(d_geo, np.uint32)
-            self.det_run_offsets = offsets(cat(d_len, np.int64))
-            self.det_hw = cat(d_hw, np.uint32).reshape(-1)
-            self.gt_runs = cat(g_geo, np.uint32)
-            self.gt_run_offsets = offsets(cat(g_len, np.int64))
-            self.gt_hw = cat(g_hw, np.uint32).reshape(-1)
+            parts = {"preds": ([], [], []), "target": ([], [], [])}
+            db_rows, gb_rows = [], []
+            for side, items, rows in (("preds", preds, db_rows), ("target", target, gb_rows)):
+                runs, lens, hw = parts[side]
+                for i, d in enumerate(items):
+                    r, ln, h = _masks(_get(d, "masks", f"{side}[{i}]"), f"{side}[{i}]['masks']")
+                    runs.append(r)
+                    lens.append(ln)
+                    hw.append(h)
+                    rows.append(ln.size)
+            for side, attr in (("preds", "det"), ("target", "gt")):
+                runs, lens, hw = parts[side]
+                setattr(self, f"{attr}_runs", _cat(runs, np.uint32))
+                setattr(self, f"{attr}_run_offsets", _offsets(_cat(lens, np.int64)))
+                setattr(self, f"{attr}_hw", _cat(hw, np.uint32).reshape(-1))
+        _same_rows("preds", (geo, "scores", "labels"), db_rows, s_rows, dl_rows)
+        _same_rows("target", (geo, "labels"), gb_rows, gl_rows)
+
+        extra = {}
+        for key in ("iscrowd", "area"):
+            vals = [d.get(key) if isinstance(d, Mapping) else None for d in target]
+            if all(v is None for v in vals):
+                extra[key] = np.zeros(g_labels.size, np.float64)
+                continue
+            vals = [np.zeros(n) if v is None else v for v, n in zip(vals, gb_rows)]
+            arr, rows = _column(vals, "target", key, None)
+            _check_kind(arr, rows, "target", key, "fiub")
+            if rows != gb_rows:
+                i = next(i for i, (a, b) in enumerate(zip(rows, gb_rows)) if a != b)
+                raise ValueError(
+                    f"target[{i}][{key!r}]: has {rows[i]} values but there are {gb_rows[i]} {geo}"
+                )
+            extra[key] = np.ascontiguousarray(arr, dtype=np.float64)
+        if not np.all(np.isfinite(extra["area"])):
+            r = int(np.flatnonzero(~np.isfinite(extra["area"]))[0])
+            raise ValueError(
+                f"target[{_image_of(_offsets(gb_rows), r)}]['area']: is NaN or infinite"
+            )
+        fed = None
+        if federated:
+            lists = []
+            for key in ("neg_category_ids", "not_exhaustive_category_ids"):
+                vals = [np.zeros(0, np.int64) if d.get(key) is None else d.get(key) for d in target]
+                arr, rows = _column(vals, "target", key, None)
+                lists += [_offsets(rows), _integer_labels(arr, rows, "target", key)]
+            fed = tuple(lists)
+        self.n_images = n_img
+        self.images = {
+            "det_offsets": _offsets(s_rows),
+            "det_scores": np.ascontiguousarray(scores, dtype=np.float64),
+            "det_labels": d_labels,
+            "gt_offsets": _offsets(gl_rows),
+            "gt_labels": g_labels,
+            "gt_crowd": (extra["iscrowd"] != 0).astype(np.uint8),
+            "gt_area": extra["area"],
+            "federated": fed,
+        }
+
+
+def _cat(parts: list, dtype: Any) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, dtype)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------
