@@ -673,8 +673,15 @@ def test_chunked_merge_and_state_dict_equal_one_update():
 
 def test_state_is_smaller_than_the_boxes():
     preds, target = make_boxes(10, n_images=40, dets=40)
+    for d in preds + target:  # a detector's float32 outputs
+        for k in ("boxes", "scores"):
+            if k in d:
+                d[k] = np.asarray(d[k], np.float32)
     m = MeanAveragePrecision()
     m.update(preds, target)
+    s = m.state_dict()
+    per_det = sum(s[k].itemsize for k in ("scores", "labels", "levels")) + 12
+    assert per_det == 21 and s["codes"].size == 12 * s["scores"].size
     state = sum(v.nbytes for k, v in m.state_dict().items() if k != "config")
     raw = sum(
         np.asarray(d[k]).astype(np.float32 if k != "labels" else np.int64).nbytes
