@@ -302,7 +302,7 @@ def bench_lvis(large):
     rng = np.random.default_rng(2)
     counts = lvis_frequencies(rng)
     p = counts / counts.sum()
-    n = 600 if large else 40
+    n = 1500 if large else 40
     images = make_set(3, n, 1203, 12, 300, class_p=p)
     for im in images:
         present = np.unique(im["gl"])
