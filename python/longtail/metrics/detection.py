@@ -255,13 +255,15 @@ def _column(values: list, side: str, key: str, width: int | None) -> tuple[np.nd
     if not parts:
         return np.zeros((0,) if width is None else (0, width), np.float64), rows
     if all_torch:
-        t = torch.cat(parts).detach()
-        if t.dtype in (torch.float16, torch.bfloat16):
-            t = t.float()
-        arr = t.cpu().numpy()
-    else:
-        arr = np.concatenate(parts)
-    return arr, rows
+        try:
+            t = torch.cat(parts).detach()
+        except RuntimeError:  # tensors on different devices: one by one
+            parts = [_np(v, f"{side}[{i}][{key!r}]") for i, v in enumerate(parts)]
+        else:
+            if t.dtype in (torch.float16, torch.bfloat16):
+                t = t.float()
+            return t.cpu().numpy(), rows
+    return np.concatenate(parts), rows
 
 
 def _check_kind(arr: np.ndarray, rows: list, side: str, key: str, kinds: str) -> None:
