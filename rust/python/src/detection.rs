@@ -21,6 +21,20 @@ enum Boxes<'py> {
     F64(PyReadonlyArray2<'py, f64>),
 }
 
+/// Run lengths and their offsets, as numpy arrays.
+type Runs<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+/// Precision and recall, flat.
+type PrecRec<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+/// `(neg_offsets, neg_ids, nel_offsets, nel_ids)` as given by Python.
+type FedArrays<'py> = (
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+);
+/// The same, offsets converted.
+type FedSlices<'a> = (Vec<usize>, &'a [i64], Vec<usize>, &'a [i64]);
+
 type EvalOut<'py> = (
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<i64>>,
@@ -58,12 +72,7 @@ struct ImageArgs<'py> {
     gt_crowd: PyReadonlyArray1<'py, u8>,
     gt_area: PyReadonlyArray1<'py, f64>,
     /// `(neg_offsets, neg_ids, nel_offsets, nel_ids)` for federated (LVIS) evaluation.
-    federated: Option<(
-        PyReadonlyArray1<'py, i64>,
-        PyReadonlyArray1<'py, i64>,
-        PyReadonlyArray1<'py, i64>,
-        PyReadonlyArray1<'py, i64>,
-    )>,
+    federated: Option<FedArrays<'py>>,
 }
 
 /// Owned offsets plus borrowed slices; `images()` builds the kernel's view.
@@ -75,7 +84,7 @@ struct Prepared<'a> {
     gt_labels: &'a [i64],
     gt_crowd: &'a [u8],
     gt_area: &'a [f64],
-    fed: Option<(Vec<usize>, &'a [i64], Vec<usize>, &'a [i64])>,
+    fed: Option<FedSlices<'a>>,
 }
 
 impl<'a> Prepared<'a> {
@@ -203,10 +212,7 @@ fn detection_evaluate_masks<'py>(
 
 /// pycocotools' RLE of `n` C-order masks (`n x h x w`, uint8): run lengths and offsets.
 #[pyfunction]
-fn rle_encode<'py>(
-    py: Python<'py>,
-    masks: PyReadonlyArray3<'py, u8>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+fn rle_encode<'py>(py: Python<'py>, masks: PyReadonlyArray3<'py, u8>) -> PyResult<Runs<'py>> {
     let s = masks.shape();
     let (n, h, w) = (s[0], s[1], s[2]);
     let m = masks
@@ -222,7 +228,7 @@ fn rle_encode<'py>(
 fn rle_from_strings<'py>(
     py: Python<'py>,
     strings: Vec<Bound<'py, PyBytes>>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<Runs<'py>> {
     let mut cnts = Vec::new();
     let mut off = vec![0i64];
     for s in &strings {
@@ -258,7 +264,7 @@ fn detection_accumulate<'py>(
     n_thrs: usize,
     rec_thrs: Vec<f64>,
     n_max: usize,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<PrecRec<'py>> {
     let s = State {
         scores: slice1(&scores, "state")?,
         labels: slice1(&labels, "state")?,

@@ -56,7 +56,7 @@ fn one_match_one_false_positive() {
     let at = |t: usize, r: usize, a: usize, m: usize| acc.precision[((t * 3 + r) * 4 + a) * 2 + m];
     assert!((at(0, 2, 0, 1) - 1.0).abs() < 1e-12);
     assert_eq!(at(0, 0, 2, 0), -1.0); // no medium gt
-    assert_eq!(acc.recall[(0 * 4) * 2 + 1], 1.0);
+    assert_eq!(acc.recall[1], 1.0); // t 0, class 0, area all, m 1
 }
 
 #[test]
