@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = ["samplers", "metrics", "cluster"]
 SCRIPTS += ["losses"]
 SCRIPTS += ["trust"]  # issue 16: per-class bootstrap intervals
+SCRIPTS.append("detection")
 
 
 def main() -> int:

@@ -247,3 +247,45 @@ def poisson_ece(
     seed: int,
 ) -> NDArray[np.float64]: ...
 def binomial_draws(n: int, p: float, size: int, seed: int) -> NDArray[np.uint64]: ...
+# --- detection (rust/python/src/detection.rs): COCO / LVIS evaluation ---
+# ``images``: a dict with det_offsets, det_scores, det_labels, gt_offsets, gt_labels,
+# gt_crowd (uint8), gt_area and federated (None or (neg_offsets, neg_ids, nel_offsets,
+# nel_ids)). Both return (scores, labels, levels, codes, gt_flags).
+def detection_evaluate_boxes(
+    images: dict[str, object],
+    det_boxes: NDArray[np.floating],
+    gt_boxes: NDArray[np.floating],
+    box_format: str,
+    iou_thrs: list[float],
+    max_dets: list[int],
+) -> tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]
+]: ...
+def detection_evaluate_masks(
+    images: dict[str, object],
+    det_cnts: NDArray[np.uint32],
+    det_cnt_offsets: NDArray[np.int64],
+    det_hw: NDArray[np.uint32],
+    gt_cnts: NDArray[np.uint32],
+    gt_cnt_offsets: NDArray[np.int64],
+    gt_hw: NDArray[np.uint32],
+    iou_thrs: list[float],
+    max_dets: list[int],
+) -> tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]
+]: ...
+def detection_accumulate(
+    scores: NDArray[np.float64],
+    labels: NDArray[np.int64],
+    levels: NDArray[np.uint8],
+    codes: NDArray[np.uint8],
+    gt_labels: NDArray[np.int64],
+    gt_flags: NDArray[np.uint8],
+    classes: NDArray[np.int64],
+    n_thrs: int,
+    rec_thrs: list[float],
+    n_max: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def rle_encode(masks: NDArray[np.uint8]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]: ...
+def rle_from_strings(strings: list[bytes]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]: ...
+def rle_to_string(cnts: NDArray[np.uint32]) -> bytes: ...

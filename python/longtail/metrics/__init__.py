@@ -88,3 +88,10 @@ __all__ += [
     "neural_collapse",
     "cluster_accuracy",
 ]
+# --- COCO / LVIS detection mAP (metrics/detection.py) ---
+from longtail.metrics.detection import (  # noqa: E402
+    MeanAveragePrecision,
+    mean_average_precision,
+)
+
+__all__ += ["MeanAveragePrecision", "mean_average_precision"]

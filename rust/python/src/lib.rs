@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod cluster;
+mod detection;
 mod metrics;
 mod run;
 mod samplers;
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cluster::register(m)?;
     streaming::register(m)?;
     bootstrap::register(m)?;
+    detection::register(m)?;
     Ok(())
 }
