@@ -965,6 +965,7 @@ class _Ranking(_Accumulator):
         average: str | None = "macro",
         *,
         score_range: tuple[float, float] = (0.0, 1.0),
+        logits: bool | None = None,
     ) -> None:
         if task not in _TASKS:
             raise ValueError(f"task: must be one of {_TASKS}, got {task!r}")
@@ -987,7 +988,9 @@ class _Ranking(_Accumulator):
         # Counting (binned) states may live on a device; exact ones keep rows on the host.
         self._device_ok = self.bins is not None
         # torchmetrics' logits rule, unless the scores are binned over a range of their own.
-        self._logits = self.score_range == (0.0, 1.0)
+        if logits is not None and not isinstance(logits, bool):
+            raise TypeError(f"logits: expected None, True or False, got {logits!r}")
+        self._logits = self.score_range == (0.0, 1.0) if logits is None else logits
         super().__init__()
 
     def _config(self) -> dict[str, Any]:
@@ -1256,6 +1259,11 @@ class AUROC(_Ranking):
 
     ``average``: "macro" (default), "weighted" (by positives), "micro" (pooled
     one-vs-rest) or None (per-class array).
+
+    ``logits``: a batch with a value outside [0, 1] is taken as logits and gets a
+    sigmoid (binary, multilabel) or softmax (multiclass) first, as torchmetrics does
+    (``None``, the default: so with the default ``score_range``; a custom range bins the
+    scores as given; ``True``: always; ``False``: never).
 
     >>> auroc = AUROC("binary", bins=1000)
     >>> auroc.update([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
