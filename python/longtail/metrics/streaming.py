@@ -423,7 +423,7 @@ class _Accumulator:
         >>> cm = ConfusionMatrix(2).to("cpu")
         >>> cm.update([0, 1, 1], [0, 1, 0])
         >>> cm.compute().tolist()
-        [[1, 0], [1, 1]]
+        [[1, 1], [0, 1]]
         """
         if not self._device_ok:
             return self
