@@ -161,9 +161,10 @@ fn per_column_score<'py>(
         Some(a) => Some(slice1(a, "sample_weight")?),
         None => None,
     };
-    let out = with2!(scores, |s, n, c| run::detached(py, || ranking::per_column(
-        truth, s, n, c, w, m
-    ))?);
+    let out = with2!(scores, |s, n, c| run::detached(
+        py,
+        || ranking::per_column(truth, s, n, c, w, m)
+    )?);
     Ok(PyArray1::from_vec(py, out))
 }
 

@@ -519,12 +519,7 @@ pub fn unit_binary<T: Score>(y: &[u8], s: &[T], m: Metric) -> Result<Option<f64>
 }
 
 /// [`unit_binary`], sorting buckets of more than `big` items with the parallel sort.
-fn unit_binary_at<T: Score>(
-    y: &[u8],
-    s: &[T],
-    m: Metric,
-    big: usize,
-) -> Result<Option<f64>> {
+fn unit_binary_at<T: Score>(y: &[u8], s: &[T], m: Metric, big: usize) -> Result<Option<f64>> {
     check_len(y.len(), s.len(), "y_score")?;
     let n = y.len();
     if n == 0 {
@@ -669,7 +664,7 @@ mod tests {
         check(&y, &[0.25; 5], "all equal");
         check(&[1, 1, 1], &[0.1, 0.2, 0.3], "positives only");
         check(&[0, 0], &[0.1, 0.2], "negatives only");
-        let empty = unit_binary(&[], &[], Metric::RocAuc).expect("empty");
+        let empty = unit_binary::<f64>(&[], &[], Metric::RocAuc).expect("empty");
         assert!(empty.is_some_and(f64::is_nan));
     }
 

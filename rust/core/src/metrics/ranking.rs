@@ -365,12 +365,7 @@ pub fn binary_curve<T: Score>(y: &[u8], s: &[T], w: Option<&[f64]>) -> Result<Cu
 
 /// One binary metric (ROC AUC or average precision) without building the curve.
 /// ROC AUC is NaN when either class has no weight.
-pub fn binary_metric<T: Score>(
-    y: &[u8],
-    s: &[T],
-    w: Option<&[f64]>,
-    m: Metric,
-) -> Result<f64> {
+pub fn binary_metric<T: Score>(y: &[u8], s: &[T], w: Option<&[f64]>, m: Metric) -> Result<f64> {
     match w {
         None => match unit_binary(y, s, m)? {
             Some(v) => Ok(v),
@@ -837,6 +832,29 @@ mod tests {
     }
 
     #[test]
+    fn float32_scores_give_the_float64_result() {
+        let y = [1u8, 0, 1, 1, 0, 0, 1, 0];
+        let s32 = [0.9f32, 0.9, 0.3, 0.5, 0.1, 0.5, 0.5, -0.0];
+        let s64: Vec<f64> = s32.iter().map(|&x| x as f64).collect();
+        for m in [Metric::RocAuc, Metric::AveragePrecision] {
+            let a = binary_metric(&y, &s32, None, m).expect("f32");
+            let b = binary_metric(&y, &s64, None, m).expect("f64");
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        assert!(binary_metric(&[1, 0], &[0.1f32, f32::NAN], None, Metric::RocAuc).is_err());
+        let c = per_column(
+            Truth::Classes(&[0, 1]),
+            &[0.2f32, 0.8, 0.6, 0.4],
+            2,
+            2,
+            None,
+            Metric::RocAuc,
+        )
+        .expect("f32 columns");
+        assert_eq!(c, vec![0.0, 0.0]);
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         assert!(binary_metric(&[1, 0], &[0.1, f64::NAN], None, Metric::RocAuc).is_err());
         assert!(binary_metric(&[1, 0], &[0.1], None, Metric::RocAuc).is_err());
@@ -874,7 +892,7 @@ mod tests {
         assert!(!rows_sum_to_one(&[0.5, f64::NAN], 2));
         let many: Vec<f64> = (0..3 * 10_000).map(|i| [0.2, 0.3, 0.5][i % 3]).collect();
         assert!(rows_sum_to_one(&many, 3));
-        assert!(rows_sum_to_one(&[], 0) && rows_sum_to_one(&[], 4));
+        assert!(rows_sum_to_one::<f64>(&[], 0) && rows_sum_to_one::<f64>(&[], 4));
     }
 
     #[test]
