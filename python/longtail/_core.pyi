@@ -213,3 +213,9 @@ def subclass_kmeans(
     n_init: int = 1,
     balanced: bool = False,
 ) -> NDArray[np.int64]: ...
+
+# --- metrics: native inputs (issue 12) ---
+# binary_clf_curve, binary_score, per_column_score, ovo_pair_auc, rows_sum_to_one and
+# top_k_hits take their scores as float32 or float64 (C-contiguous), read as given.
+
+def check_finite(scores: np.ndarray) -> None: ...
