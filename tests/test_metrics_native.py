@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import sklearn.metrics as skm
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 from torchmetrics import classification as tmc
 
 import longtail.metrics as ltm
@@ -221,6 +223,39 @@ def test_float32_results_equal_sklearn_on_the_same_float32(container):
     assert ltm.expected_calibration_error(y, wrap(p)) == pytest.approx(
         ltm.expected_calibration_error(y, p.astype(np.float64)), abs=tol
     )
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    rows=hs.lists(
+        hs.tuples(hs.integers(0, 3), hs.lists(hs.integers(0, 6), min_size=4, max_size=4)),
+        min_size=2,
+        max_size=40,
+    ),
+    scale=hs.sampled_from([1.0, 1e-3, 3.0e5]),
+)
+def test_float32_equals_sklearn_on_the_same_float32_property(rows, scale):
+    # Few score levels (many ties) in float32, binary and one-vs-rest: longtail's result
+    # on float32 is scikit-learn's on the same float32 array, to 1e-12.
+    y = np.array([r[0] for r in rows])
+    s = (np.array([r[1] for r in rows], dtype=np.float32) + 1) * np.float32(scale)
+    yb = (y == y[0]).astype(int)
+    col = np.ascontiguousarray(s[:, 0])
+    if 0 < yb.sum() < yb.size:
+        assert ltm.roc_auc_score(yb, col) == pytest.approx(skm.roc_auc_score(yb, col), abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = ltm.average_precision_score(yb, col)
+        ref = skm.average_precision_score(yb, col)
+    assert ours == pytest.approx(ref, abs=1e-12)
+    present = np.unique(y)
+    if present.size > 2:
+        p = s[:, present] / s[:, present].sum(1, keepdims=True)
+        enc = np.searchsorted(present, y)
+        for mc in ("ovr", "ovo"):
+            assert ltm.roc_auc_score(enc, p, multi_class=mc) == pytest.approx(
+                skm.roc_auc_score(enc, p, multi_class=mc), abs=1e-12
+            )
 
 
 def _numpy_peak(fn):
