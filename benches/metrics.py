@@ -202,9 +202,12 @@ import numpy as np
 case, lib, metric, n, c = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 if lib.startswith("longtail"):
     import longtail.metrics as lm
-elif lib == "torchmetrics":
+elif lib.startswith("torchmetrics"):
     import torch
     from torchmetrics.functional import classification as tmc
+    if lib == "torchmetrics1":
+        torch.set_num_threads(1)  # no OpenMP oversubscription on a loaded machine
+    lib = "torchmetrics"
 else:
     from sklearn import metrics as skm
 if lib == "longtail torch":
@@ -287,8 +290,10 @@ FRESH_COLUMNS = [
     "size",
     "longtail s",
     "torchmetrics s",
+    "torchmetrics 1 thread s",
     "sklearn s",
     "x torchmetrics",
+    "x torchmetrics 1 thread",
     "x sklearn",
     "extra MB",
     "extra / scores",
@@ -304,7 +309,10 @@ def float32_first_call(large: bool) -> list[dict[str, Any]]:
     rows = []
     n, c = (10**5, 1000) if large else (10**4, 200)
     size = f"n={n:.0e}, C={c}, float32"
-    peers = {"torchmetrics": _fresh("ovr", "torchmetrics", "roc_auc", n, c)}
+    peers = {
+        "torchmetrics": _fresh("ovr", "torchmetrics", "roc_auc", n, c),
+        "torchmetrics 1 thread": _fresh("ovr", "torchmetrics1", "roc_auc", n, c),
+    }
     if not large:  # scikit-learn takes about 30 s at the large size
         peers["sklearn"] = _fresh("ovr", "sklearn", "roc_auc", n, c)
     for lib in ("longtail", "longtail torch"):
