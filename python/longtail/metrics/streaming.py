@@ -264,7 +264,7 @@ def _class_ids_t(x: Any, num_classes: int) -> tuple[Any, Any]:
     if x.dtype == torch.bool:
         x = x.long()
     if x.is_floating_point():
-        whole = x == torch.round(x)  # False for NaN and inf - inf
+        whole = x == torch.round(x)  # False for NaN; +-inf become -1 below (invalid)
         x = torch.where(whole, torch.nan_to_num(x, nan=-1.0, posinf=-1.0, neginf=-1.0), -1.0)
         valid = whole & (x >= 0) & (x < num_classes)
         ids = torch.where(valid, x, 0.0).long()
