@@ -738,8 +738,8 @@ def top_k_accuracy_score(
             f"y_true: y type must be 'binary' or 'multiclass', got '{y_type}' instead."
         )
     s = score_array(y_score)
-    if not np.isfinite(s).all():
-        raise ValueError("y_score: contains NaN or infinity")
+    # One parallel pass in Rust: no n x C boolean temporary.
+    _core.check_finite(s.reshape(s.shape[0], -1))
     if y_type == "binary":
         if s.ndim == 2 and s.shape[1] != 1:
             raise ValueError(

@@ -93,14 +93,15 @@ def _indicator_truth(y: np.ndarray, average: Optional[str], *, check_pos: bool) 
 
 def _clf_curve(
     y01: np.ndarray, y_score: Any, sample_weight: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """fps, tps, thresholds at the distinct scores (``confusion_matrix_at_thresholds``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+    """fps, tps, thresholds at the distinct scores (``confusion_matrix_at_thresholds``),
+    and the scores' dtype."""
     s = score_array(y_score)
     if s.ndim != 1:
         raise ValueError(f"y_score: expected a 1-D array, got shape {s.shape}")
     check_length(y01, s, "y_score")
     w = weight_array(sample_weight, y01.shape[0])
-    return _core.binary_clf_curve(y01, s, w)
+    return (*_core.binary_clf_curve(y01, s, w), s.dtype)
 
 
 def _drop_roc(fps: np.ndarray, tps: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -173,7 +174,7 @@ def roc_curve(
     """
     check_weight_kind(sample_weight)
     y01 = _binary_truth(y_true, pos_label)
-    fps, tps, thr = _clf_curve(y01, y_score, sample_weight)
+    fps, tps, thr, _ = _clf_curve(y01, y_score, sample_weight)
     return _roc_from(fps, tps, thr, drop_intermediate)
 
 
@@ -197,8 +198,10 @@ def precision_recall_curve(
     """
     check_weight_kind(sample_weight)
     y01 = _binary_truth(y_true, pos_label)
-    fps, tps, thr = _clf_curve(y01, y_score, sample_weight)
-    return _pr_from(fps, tps, thr, drop_intermediate)
+    fps, tps, thr, dtype = _clf_curve(y01, y_score, sample_weight)
+    p, r, t = _pr_from(fps, tps, thr, drop_intermediate)
+    # scikit-learn returns the thresholds in the scores' dtype (exact: widened on read).
+    return p, r, t.astype(dtype, copy=False)
 
 
 def _pr_from(

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from longtail import _core
-from longtail._checks import to_numpy
+from longtail._checks import as_scores, to_numpy
 
 __all__ = [
     "InvalidParameterError",
@@ -255,21 +255,23 @@ def target_with_indicator(
 
 
 def score_array(y_score: Any, name: str = "y_score") -> np.ndarray:
-    """Scores as a C-contiguous float64 array (1-D or 2-D); a column is raveled.
+    """Scores as a C-contiguous float32 or float64 array (1-D or 2-D); a column is raveled.
+
+    The native input path (``longtail._checks.as_scores``): float32 stays float32 and a
+    contiguous array or CPU tensor is not copied. The kernels take both widths and
+    compare float32 scores exactly as scikit-learn does on the same input (widening a
+    float32 to float64 keeps its order and its ties). Finiteness is checked by the
+    kernels in their own pass over the scores.
 
     >>> score_array([[0.5], [1]]).tolist()
     [0.5, 1.0]
+    >>> score_array(np.ones((2, 3), dtype=np.float32)).dtype
+    dtype('float32')
     """
-    arr = to_numpy(y_score, name)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected numeric scores, got dtype {arr.dtype}")
+    arr = as_scores(y_score, name, ndim=(1, 2), finite=False)
     if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr.ravel()
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"{name}: expected a 1-D or 2-D array, got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name}: must not be empty")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+        arr = arr.reshape(-1)
+    return arr
 
 
 def weight_array(
