@@ -15,6 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["samplers", "metrics", "cluster"]
 SCRIPTS += ["losses"]
+SCRIPTS += ["trust"]  # issue 16: per-class bootstrap intervals
+SCRIPTS.append("detection")
 
 
 def main() -> int:

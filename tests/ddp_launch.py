@@ -28,11 +28,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(script: str, tmp_path: Path, world: int = 2, args: tuple[str, ...] = ()) -> list[Any]:
+def run(
+    script: str,
+    tmp_path: Path,
+    world: int = 2,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> list[Any]:
     """Start ``world`` workers of ``script``; return their results in rank order."""
     port = _free_port()
     env = {
         **os.environ,
+        **(env or {}),
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join(
             [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]

@@ -2,27 +2,24 @@
 compute() equals one accumulator fed all the data; binned state takes one all_reduce;
 with indexes= the samples DistributedSampler pads in are counted once.
 
-The workers are this file run as a script (``python test_distributed.py WORKER ...``),
-started with a hard timeout so that a hang fails the test instead of blocking it.
+The workers are this file run as a script by ``ddp_launch`` (a hard timeout, so that a
+hang fails the test instead of blocking it).
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import socket
-import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import longtail.distributed as ltd
+sys.path.insert(0, str(Path(__file__).parent))
+import ddp_launch  # noqa: E402
+
+import longtail.distributed as ltd  # noqa: E402
 
 N, C, DIM, BATCH = 103, 4, 3, 16  # 103 rows on 2 ranks: DistributedSampler pads one copy
-TIMEOUT_S = 240  # generous: two torch imports on a loaded 2-core machine
 
 
 def _make_all():
@@ -67,18 +64,11 @@ def _data():
     return probs, y, feats
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
+def worker(rank: int, world: int) -> dict:
     import torch
     import torch.distributed as dist
     from torch.utils.data import DistributedSampler
 
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=120),
-    )
     calls = {"all_reduce": 0}
     real_all_reduce = dist.all_reduce
 
@@ -107,12 +97,8 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
             acc.sync()  # syncing twice must not count a rank twice
             assert _equal(acc.compute(), results[(mode, name)][0]), name
     # the rows every rank saw, to rebuild the no-dedupe reference in the parent
-    gathered = ltd.all_gather_objects(mine)
-    results["indices"] = gathered
-    with open(out, "wb") as f:
-        pickle.dump(results, f)
-    dist.barrier()
-    dist.destroy_process_group()
+    results["indices"] = ltd.all_gather_objects(mine)
+    return results
 
 
 def _equal(a, b, tol=1e-9):
@@ -122,38 +108,13 @@ def _equal(a, b, tol=1e-9):
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=tol, equal_nan=True))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ddp")
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error::UserWarning:longtail"}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "WORKER", str(r), "2", str(port), str(tmp / f"{r}.pkl")],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for r in range(2)
-    ]
-    logs = []
-    try:
-        for p in procs:
-            logs.append(p.communicate(timeout=TIMEOUT_S)[0].decode(errors="replace"))
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-            p.communicate()
-        pytest.fail(f"distributed workers did not finish within {TIMEOUT_S} s")
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log[-4000:]
-    return [pickle.loads(Path(tmp / f"{r}.pkl").read_bytes()) for r in range(2)]
+    return ddp_launch.run(
+        __file__,
+        tmp_path_factory.mktemp("ddp"),
+        env={"PYTHONWARNINGS": "error::UserWarning:longtail"},
+    )
 
 
 def _reference(name, rows):
@@ -201,5 +162,5 @@ def test_padded_duplicate_changes_the_plain_confusion_matrix(two_ranks):
     assert plain.sum() == N + 1 and dedup.sum() == N
 
 
-if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "WORKER":
-    _worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+if __name__ == "__main__":
+    ddp_launch.worker_main(worker)

@@ -317,13 +317,18 @@ def test_scores_outside_range_go_to_end_bins_and_score_range_moves_them():
     # logits: with score_range covering them the binned AUC is exact on distinct bins
     logits = np.array([-3.0, -1.0, 0.5, 2.0])
     y = np.array([0, 1, 0, 1])
-    clipped = st.AUROC("binary", bins=8)
+    clipped = st.AUROC("binary", bins=8, score_range=(0, 2))
     clipped.update(logits, y)
     wide = st.AUROC("binary", bins=8, score_range=(-4, 4))
     wide.update(logits, y)
     assert wide.compute() == pytest.approx(skm.roc_auc_score(y, logits))
     # clipped: -3 and -1 share the first bin (a tie, 1/2), 2.0 beats both negatives
     assert clipped.compute() == pytest.approx((0.5 + 0 + 1 + 1) / 4)
+    # the default [0, 1] range takes them as logits (torchmetrics' rule): a sigmoid
+    # spreads them over distinct bins, so the binned AUC is the exact one
+    default = st.AUROC("binary", bins=8)
+    default.update(logits, y)
+    assert default.compute() == pytest.approx(skm.roc_auc_score(y, logits))
 
 
 def test_class_feature_stats_frechet_and_float32_cuda_free_inputs():

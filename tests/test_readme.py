@@ -126,6 +126,11 @@ assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare cl
 """,
     ),
     "Losses | y = np.repeat(np.arange(10), 100)": Block(),
+    "Is this tail class really better? | rng = np.random.default_rng(0)": Block(),
+    "Native inputs: float32, torch tensors, logits, CUDA | probs = torch.softmax(torch.randn(1000, 10), dim=1)": Block(),  # noqa: E501
+    "Detection mAP (COCO and LVIS) | train_image_counts = np.array([500, 40, 3, 250, 7])": (
+        Block()
+    ),
 }
 
 

@@ -213,3 +213,84 @@ def subclass_kmeans(
     n_init: int = 1,
     balanced: bool = False,
 ) -> NDArray[np.int64]: ...
+
+# --- bootstrap intervals (issue 16; rust/python/src/bootstrap.rs) ---
+def confusion_bootstrap(
+    strata: NDArray[np.uint64],
+    true_class: NDArray[np.uint32],
+    pred_a: NDArray[np.uint32],
+    pred_b: NDArray[np.uint32] | None,
+    count: NDArray[np.uint64],
+    n_classes: int,
+    metric: str,
+    n_resamples: int,
+    seed: int,
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+]: ...
+def poisson_ranking(
+    y_sorted: NDArray[np.uint8],
+    group_ends: NDArray[np.uint64],
+    metric: str,
+    n_resamples: int,
+    seed: int,
+) -> NDArray[np.float64]: ...
+def poisson_ece(
+    bin: NDArray[np.uint32],
+    conf: NDArray[np.float64],
+    correct: NDArray[np.uint8],
+    n_bins: int,
+    n_resamples: int,
+    seed: int,
+) -> NDArray[np.float64]: ...
+def binomial_draws(n: int, p: float, size: int, seed: int) -> NDArray[np.uint64]: ...
+# --- detection (rust/python/src/detection.rs): COCO / LVIS evaluation ---
+# ``images``: a dict with det_offsets, det_scores, det_labels, gt_offsets, gt_labels,
+# gt_crowd (uint8), gt_area and federated (None or (neg_offsets, neg_ids, nel_offsets,
+# nel_ids)). Both return (scores, labels, levels, codes, gt_flags).
+def detection_evaluate_boxes(
+    images: dict[str, object],
+    det_boxes: NDArray[np.floating],
+    gt_boxes: NDArray[np.floating],
+    box_format: str,
+    iou_thrs: list[float],
+    max_dets: list[int],
+) -> tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]
+]: ...
+def detection_evaluate_masks(
+    images: dict[str, object],
+    det_cnts: NDArray[np.uint32],
+    det_cnt_offsets: NDArray[np.int64],
+    det_hw: NDArray[np.uint32],
+    gt_cnts: NDArray[np.uint32],
+    gt_cnt_offsets: NDArray[np.int64],
+    gt_hw: NDArray[np.uint32],
+    iou_thrs: list[float],
+    max_dets: list[int],
+) -> tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]
+]: ...
+def detection_accumulate(
+    scores: NDArray[np.float64],
+    labels: NDArray[np.int64],
+    levels: NDArray[np.uint8],
+    codes: NDArray[np.uint8],
+    gt_labels: NDArray[np.int64],
+    gt_flags: NDArray[np.uint8],
+    classes: NDArray[np.int64],
+    n_thrs: int,
+    rec_thrs: list[float],
+    n_max: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def rle_encode(masks: NDArray[np.uint8]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]: ...
+def rle_from_strings(strings: list[bytes]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]: ...
+def rle_to_string(cnts: NDArray[np.uint32]) -> bytes: ...
+# --- metrics: native inputs (issue 12) ---
+# binary_clf_curve, binary_score, per_column_score, ovo_pair_auc, rows_sum_to_one and
+# top_k_hits take their scores as float32 or float64 (C-contiguous), read as given.
+
+def check_finite(scores: np.ndarray) -> None: ...

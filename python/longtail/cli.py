@@ -1,4 +1,5 @@
-"""The ``longtail`` command line: ``longtail demo`` and ``longtail report``.
+"""The ``longtail`` command line: ``longtail demo``, ``longtail report`` and
+``longtail compare``.
 
 ``longtail demo`` shows, on data bundled with scikit-learn, what the library's recipes
 do for tail classes; ``longtail report FILE`` analyses predictions saved by the user.
@@ -181,8 +182,79 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder for plots and report (default: ./%(default)s/)",
     )
+    rep.add_argument(
+        "--confidence",
+        type=_confidence,
+        default=0.95,
+        metavar="P",
+        help="level of the Wilson intervals of per-class recall (default: %(default)g)",
+    )
     rep.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    # --- longtail compare (issue 16) ---
+    cmp = sub.add_parser(
+        "compare",
+        help="per-class changes between two models' predictions on the same test set",
+        description="Read two prediction files on the same test set (formats as for "
+        "'longtail report'). Per class, print both recalls, the change B - A with a paired "
+        "bootstrap interval, McNemar's exact p-value and, after Holm's correction across "
+        "classes, which classes changed significantly; write compare.md, "
+        "per_class_delta.csv and a plot of the change against training-class size to --out.",
+    )
+    cmp.add_argument("file_a", metavar="A", help="predictions of model A, .csv or .npz")
+    cmp.add_argument("file_b", metavar="B", help="predictions of model B, same test set")
+    cmp.add_argument(
+        "--train-counts",
+        metavar="FILE",
+        help="training-class sizes (x axis of the plot), as for 'longtail report'",
+    )
+    cmp.add_argument(
+        "--confidence",
+        type=_confidence,
+        default=0.95,
+        metavar="P",
+        help="interval level; significance at 1 - P after Holm (default: %(default)g)",
+    )
+    cmp.add_argument(
+        "--resamples",
+        type=_positive_int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples (default: %(default)s)",
+    )
+    cmp.add_argument("--seed", type=_threshold, default=0, metavar="N", help="bootstrap seed")
+    cmp.add_argument(
+        "--many",
+        type=_threshold,
+        default=100,
+        metavar="N",
+        help="shade many-shot classes, more than N training examples (default: %(default)g)",
+    )
+    cmp.add_argument(
+        "--few",
+        type=_threshold,
+        default=20,
+        metavar="N",
+        help="shade few-shot classes, fewer than N training examples (default: %(default)g)",
+    )
+    cmp.add_argument(
+        "--out",
+        default="longtail-compare",
+        metavar="DIR",
+        help="output folder for the plot, CSV and report (default: ./%(default)s/)",
+    )
+    cmp.add_argument("--force", action="store_true", help="overwrite existing output files")
     return parser
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
+    return value
 
 
 def _fail(command: str, message: str) -> int:
@@ -267,13 +339,70 @@ def _run_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                 if counts.size > pred.n_classes:
                     pred.class_names = [str(k) for k in range(counts.size)]
             counts = read_train_counts(args.train_counts, pred.class_names)
-        rep = build_report(pred, counts, many=args.many, few=args.few, n_bins=args.bins)
+        rep = build_report(
+            pred,
+            counts,
+            many=args.many,
+            few=args.few,
+            n_bins=args.bins,
+            confidence=args.confidence,
+        )
     except (ReportInputError, FileExistsError) as e:
         return _fail("report", str(e))
     except OSError as e:  # unreadable file: permissions, a FIFO that fails, ...
         return _fail("report", f"{e.filename}: {e.strerror}")
     paths = write_report(rep, args.out)
     print(format_report(rep))
+    print(f"\nWrote {', '.join(str(p) for p in paths.values())}.")
+    return 0
+
+
+def _run_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from longtail.compare import (
+        build_comparison,
+        compare_output_paths,
+        format_comparison,
+        write_comparison,
+    )
+    from longtail.report import (
+        ReportInputError,
+        check_not_overwriting,
+        read_predictions,
+        read_train_counts,
+    )
+
+    if args.few > args.many:
+        parser.error(f"--few ({args.few:g}) must not exceed --many ({args.many:g})")
+    try:
+        check_not_overwriting(list(compare_output_paths(args.out).values()), force=args.force)
+        a = read_predictions(args.file_a)
+        b = read_predictions(args.file_b)
+        counts = None
+        if args.train_counts is not None:
+            labels_only = [p for p in (a, b) if p.scores is None]
+            if len(labels_only) == 2:
+                # As in report: with labels only, the training counts say how many classes.
+                n = read_train_counts(args.train_counts).size
+                for p in (a, b):
+                    if p.class_names == [str(k) for k in range(p.n_classes)] and n > p.n_classes:
+                        p.class_names = [str(k) for k in range(n)]
+            counts = read_train_counts(args.train_counts, a.class_names)
+        cmp = build_comparison(
+            a,
+            b,
+            counts,
+            n_resamples=args.resamples,
+            confidence=args.confidence,
+            seed=args.seed,
+            many=args.many,
+            few=args.few,
+        )
+    except (ReportInputError, FileExistsError) as e:
+        return _fail("compare", str(e))
+    except OSError as e:
+        return _fail("compare", f"{e.filename}: {e.strerror}")
+    paths = write_comparison(cmp, args.out)
+    print(format_comparison(cmp))
     print(f"\nWrote {', '.join(str(p) for p in paths.values())}.")
     return 0
 
@@ -290,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return 0
     try:
-        run = _run_demo if args.command == "demo" else _run_report
+        run = {"demo": _run_demo, "report": _run_report, "compare": _run_compare}[args.command]
         status = run(args, parser)
         # Flush here, inside the try: a pipe closed by its reader fails at this flush
         # (stdout is block-buffered when piped), not at the print calls.

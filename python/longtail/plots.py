@@ -26,6 +26,7 @@ from longtail._checks import as_1d_labels, as_float_array
 
 __all__ = [
     "plot_recall_vs_train_count",
+    "plot_delta_vs_train_count",
     "plot_reliability_diagram",
     "reliability_bins",
     "save_figure",
@@ -63,6 +64,7 @@ def plot_recall_vs_train_count(
     few: float | None = None,
     title: str | None = None,
     xlabel: str = "training examples in the class (log scale)",
+    intervals: Mapping[str, Any] | None = None,
 ) -> Figure:
     """Per-class recall (y) against the number of training examples of the class (x).
 
@@ -70,7 +72,9 @@ def plot_recall_vs_train_count(
     without test examples, which is left out). The x axis is logarithmic because class
     sizes in long-tailed data span orders of magnitude. With ``many``/``few`` the
     many-shot (n > many) and few-shot (n < few) regions are shaded and labelled, as in
-    the shot groups of :func:`longtail.metrics.shot_accuracy`.
+    the shot groups of :func:`longtail.metrics.shot_accuracy`. ``intervals`` (name ->
+    ``(low, high)`` per-class arrays, e.g. Wilson intervals from
+    :func:`longtail.metrics.class_intervals`) draws them as error bars.
 
     >>> fig = plot_recall_vs_train_count(
     ...     [130, 40, 2], {"CE": [0.99, 0.8, 0.1], "balanced softmax": [0.97, 0.9, 0.6]},
@@ -98,7 +102,7 @@ def plot_recall_vs_train_count(
                 f"entry of train_counts), got {rec.size}"
             )
         keep = order[np.isfinite(rec[order])]
-        ax.plot(
+        (line,) = ax.plot(
             x[keep],
             rec[keep],
             linestyle="-" if lines else "none",
@@ -108,6 +112,18 @@ def plot_recall_vs_train_count(
             alpha=0.9 if lines else 0.6,
             label=name,
         )
+        if intervals is not None and name in intervals:
+            low, high = (np.asarray(v, dtype=np.float64)[keep] for v in intervals[name])
+            ax.errorbar(
+                x[keep],
+                rec[keep],
+                yerr=np.nan_to_num(np.maximum(np.stack([rec[keep] - low, high - rec[keep]]), 0)),
+                fmt="none",
+                ecolor=line.get_color(),
+                elinewidth=1.0 if lines else 0.6,
+                capsize=3 if lines else 0,
+                alpha=0.6 if lines else 0.35,
+            )
     ax.set_xscale("log")
     # Plain numbers (1, 10, 100) read better than 10^0, 10^1 for class sizes.
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
@@ -143,6 +159,129 @@ def plot_recall_vs_train_count(
     ax.set_title(title or "Per-class recall against training-class size")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    return fig
+
+
+def plot_delta_vs_train_count(
+    train_counts: Any,
+    delta: Any,
+    low: Any,
+    high: Any,
+    *,
+    significant: Any = None,
+    names: Any = None,
+    many: float | None = None,
+    few: float | None = None,
+    title: str | None = None,
+    xlabel: str = "training examples in the class (log scale)",
+    ylabel: str = "change in recall (B - A)",
+    max_labels: int = 12,
+) -> Figure:
+    """Per-class change of a metric between two models against training-class size.
+
+    Each class is a point at (training count, ``delta``) with its interval
+    ``[low, high]`` as an error bar; classes in ``significant`` (a boolean array, e.g.
+    McNemar with Holm's correction from :func:`longtail.metrics.compare_predictions`)
+    are drawn in green (better) or red (worse) and, up to ``max_labels`` of them, named;
+    the others are grey. A dashed line marks no change. Class-dependent effects of
+    compression, adversarial training or a new recipe show up as a trend along x.
+
+    >>> fig = plot_delta_vs_train_count([500, 50, 5], [0.01, -0.05, 0.4], [-0.02, -0.2, 0.1],
+    ...                                 [0.04, 0.1, 0.7], significant=[False, False, True])
+    >>> fig.axes[0].get_ylabel()
+    'change in recall (B - A)'
+    """
+    counts = as_float_array(train_counts, "train_counts", ndim=1)
+    if np.any(counts < 0):
+        raise ValueError("train_counts: must be non-negative")
+    d, lo, hi = (
+        as_float_array(v, n, ndim=1, finite=False)
+        for v, n in ((delta, "delta"), (low, "low"), (high, "high"))
+    )
+    for arr, n in ((d, "delta"), (lo, "low"), (hi, "high")):
+        if arr.shape != counts.shape:
+            raise ValueError(f"{n}: expected {counts.size} per-class values, got {arr.size}")
+    sig = (
+        np.zeros(counts.shape, dtype=bool)
+        if significant is None
+        else np.asarray(significant, dtype=bool)
+    )
+    if sig.shape != counts.shape:
+        raise ValueError(f"significant: expected {counts.size} per-class flags, got {sig.size}")
+    labels = [str(k) for k in range(counts.size)] if names is None else [str(v) for v in names]
+    x = np.where(counts > 0, counts, 0.5)
+    ok = np.isfinite(d)
+    many_classes = counts.size > _MAX_CLASSES_FOR_LINES
+    fig = _new_figure((7.5, 4.8))
+    ax = fig.add_subplot()
+    ax.axhline(0.0, color="black", linestyle="--", linewidth=1, zorder=1)
+    groups = (
+        (ok & ~sig, "tab:gray", "o", "no significant change"),
+        (ok & sig & (d > 0), "tab:green", "^", "significantly better"),
+        (ok & sig & (d <= 0), "tab:red", "v", "significantly worse"),
+    )
+    for mask, colour, marker, label in groups:
+        if not mask.any():
+            continue
+        err = np.stack([d[mask] - lo[mask], hi[mask] - d[mask]])
+        err = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+        ax.errorbar(
+            x[mask],
+            d[mask],
+            yerr=err,
+            fmt=marker,
+            color=colour,
+            markersize=4 if many_classes else 7,
+            elinewidth=0.7 if many_classes else 1.3,
+            capsize=0 if many_classes else 3,
+            alpha=0.5 if many_classes and colour == "tab:gray" else 0.9,
+            label=f"{label} ({int(mask.sum())})",
+            zorder=2 if colour == "tab:gray" else 3,
+        )
+    shown = np.flatnonzero(ok & sig)
+    if names is not None or shown.size <= max_labels:
+        shown = shown[np.argsort(-np.abs(d[shown]), kind="stable")][:max_labels]
+        for k in shown:
+            ax.annotate(
+                labels[k],
+                (x[k], d[k]),
+                xytext=(5, 4),
+                textcoords="offset points",
+                fontsize=8,
+            )
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+    lo_x, hi_x = float(x.min()) / 1.5, float(x.max()) * 1.5
+    ax.set_xlim(lo_x, hi_x)
+    finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], d[ok], [0.0]])
+    y_lo, y_hi = float(finite.min()), float(finite.max())
+    pad = max(0.05, 0.08 * (y_hi - y_lo))
+    # Head-room on top for the shot-group names, so they never cover data.
+    ax.set_ylim(y_lo - pad, y_hi + 2.5 * pad)
+    label_y = y_hi + 1.6 * pad
+    regions = []
+    if few is not None:
+        regions.append((lo_x, few, "tab:red", f"few-shot n < {few:g}"))
+    if many is not None:
+        regions.append((many, hi_x, "tab:green", f"many-shot n > {many:g}"))
+    for start, stop, colour, label in regions:
+        a, b = max(start, lo_x), min(stop, hi_x)
+        if a >= b:
+            continue
+        ax.axvspan(a, b, color=colour, alpha=0.06, zorder=0)
+        for edge in (start, stop):
+            if lo_x < edge < hi_x:
+                ax.axvline(edge, color="grey", linestyle=":", linewidth=1)
+        ax.text(math.sqrt(a * b), label_y, label, ha="center", va="center", fontsize=8.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "Per-class change against training-class size")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(
+        loc="best", fontsize=8.5, framealpha=0.9, title="error bars: intervals",
+        title_fontsize=8.5,
+    )
     return fig
 
 

@@ -111,6 +111,11 @@ class Report:
     macro_average_precision: float = math.nan
     ece: float = math.nan
     notes: list[str] = field(default_factory=list)
+    # Wilson intervals of per-class recall (issue 16) and the worst class (lowest recall).
+    confidence: float = 0.95
+    recall_low: np.ndarray | None = None
+    recall_high: np.ndarray | None = None
+    worst_class: int | None = None
 
 
 def _err(path: Path, where: str, message: str) -> ReportInputError:
@@ -573,6 +578,7 @@ def build_report(
     many: int = 100,
     few: int = 20,
     n_bins: int = 15,
+    confidence: float = 0.95,
 ) -> Report:
     """Compute the per-class table, shot groups, ECE and ROC/PR AUC of ``predictions``.
 
@@ -580,7 +586,8 @@ def build_report(
     plot. Without it, counts carried by the file (npz ``train_counts``) are used, and
     failing that the class sizes in ``y_true``, with a note saying so. ROC AUC and
     average precision are one-vs-rest per class (classes without positives in ``y_true``
-    are NaN and left out of the macro mean).
+    are NaN and left out of the macro mean). Per-class recall comes with its Wilson
+    interval at level ``confidence``; ``worst_class`` has the lowest recall.
     """
     from longtail.metrics import (
         average_precision_score,
@@ -638,6 +645,16 @@ def build_report(
         shots=shots,
         notes=notes,
     )
+    from longtail.metrics.intervals import wilson_interval
+
+    rep.confidence = confidence
+    rep.recall_low, rep.recall_high = wilson_interval(
+        np.diag(cm), support, confidence=confidence
+    )
+    if np.isfinite(recall).any():
+        # Lowest recall; among ties, the one whose interval reaches least high.
+        keys = np.lexsort((np.nan_to_num(rep.recall_high, nan=2.0), np.nan_to_num(recall, nan=2.0)))
+        rep.worst_class = int(keys[0])
     if absent == 0:
         # Same value as nanmean(recall); taken from the library for one source of truth.
         rep.balanced_accuracy = float(balanced_accuracy_score(pred.y_true, pred.y_pred))
@@ -668,13 +685,20 @@ def _fmt(v: float, digits: int = 3) -> str:
     return "n/a" if not math.isfinite(v) else f"{v:.{digits}f}"
 
 
+def _interval(rep: Report, k: int) -> str:
+    if rep.recall_low is None or rep.recall_high is None or not math.isfinite(rep.recall_low[k]):
+        return "n/a"
+    return f"[{rep.recall_low[k]:.2f}, {rep.recall_high[k]:.2f}]"
+
+
 def format_report(rep: Report) -> str:
     """The text printed by ``longtail report``: per-class table, then the summary."""
     pred = rep.predictions
     has_scores = rep.roc_auc is not None
     name_w = max(5, max(len(n) for n in pred.class_names))
     head = f"{'class':<{name_w}}  {'train n':>7}  {'group':>6}  {'test n':>6}  "
-    head += f"{'recall':>6}  {'prec.':>6}"
+    pct = f"{rep.confidence:.0%}"
+    head += f"{'recall':>6}  {pct + ' interval':>14}  {'prec.':>6}"
     if has_scores:
         head += f"  {'ROC AUC':>7}  {'AP':>6}"
     lines = [head, "-" * len(head)]
@@ -683,7 +707,7 @@ def format_report(rep: Report) -> str:
         group = "many" if n > rep.many else ("few" if n < rep.few else "medium")
         row = (
             f"{name:<{name_w}}  {n:>7}  {group:>6}  {int(rep.support[k]):>6}  "
-            f"{_fmt(rep.recall[k]):>6}  {_fmt(rep.precision[k]):>6}"
+            f"{_fmt(rep.recall[k]):>6}  {_interval(rep, k):>14}  {_fmt(rep.precision[k]):>6}"
         )
         if has_scores:
             assert rep.roc_auc is not None and rep.average_precision is not None
@@ -705,6 +729,12 @@ def format_report(rep: Report) -> str:
             for g in group_n
         ),
     ]
+    if rep.worst_class is not None:
+        k = rep.worst_class
+        lines.append(
+            f"worst class: {pred.class_names[k]} (recall {_fmt(rep.recall[k])}, {pct} Wilson "
+            f"interval {_interval(rep, k)}, {int(rep.support[k])} test examples)"
+        )
     if has_scores:
         lines.append(
             f"ECE ({rep.n_bins} bins) {_fmt(rep.ece)}, macro ROC AUC (one-vs-rest) "
@@ -764,13 +794,21 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
         if rep.counts_source != "y_true"
         else "examples of the class in y_true (log scale)"
     )
+    series = pred.path.name
+    if rep.recall_low is not None:
+        series += f" ({rep.confidence:.0%} Wilson intervals)"
     fig = plot_recall_vs_train_count(
         rep.counts,
-        {pred.path.name: rep.recall},
+        {series: rep.recall},
         many=rep.many,
         few=rep.few,
         title=f"Per-class recall: {pred.path.name}",
         xlabel=xlabel,
+        intervals=(
+            None
+            if rep.recall_low is None
+            else {series: (rep.recall_low, rep.recall_high)}
+        ),
     )
     save_figure(fig, paths["recall"])
     if pred.probs is not None:
@@ -788,6 +826,7 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
         cols = ["class", "train_count", "test_count", "recall", "precision"]
         if rep.roc_auc is not None:
             cols += ["roc_auc", "average_precision"]
+        cols += ["recall_low", "recall_high"]
         w.writerow(cols)
         for k, name in enumerate(pred.class_names):
             row: list[Any] = [
@@ -799,6 +838,8 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
             ]
             if rep.roc_auc is not None and rep.average_precision is not None:
                 row += [rep.roc_auc[k], rep.average_precision[k]]
+            lo_hi = (rep.recall_low, rep.recall_high)
+            row += [np.nan if v is None else float(v[k]) for v in lo_hi]
             w.writerow(["" if isinstance(v, float) and not math.isfinite(v) else v for v in row])
 
     md = [
@@ -814,6 +855,7 @@ def write_report(rep: Report, out: str | os.PathLike[str]) -> dict[str, Path]:
             "Per-class recall against training-class size",
             paths["recall"].name,
             "per-class recall",
+            f"Error bars: {rep.confidence:.0%} Wilson intervals of each class's recall.",
         ),
     ]
     if "reliability" in paths:

@@ -60,3 +60,38 @@ __all__ += [
     "separated_kappa",
     "streaming",
 ]
+
+# --- issue 16: scoring rules, selective risk, intervals and paired comparisons,
+# neural collapse, cluster accuracy (metrics/_scoring.py, selective.py, intervals.py,
+# collapse.py, clustering.py); kept as one block at the end of this file ---
+from longtail.metrics._scoring import accuracy_score, brier_score_loss, log_loss  # noqa: E402
+from longtail.metrics.clustering import cluster_accuracy  # noqa: E402
+from longtail.metrics.collapse import neural_collapse  # noqa: E402
+from longtail.metrics.intervals import (  # noqa: E402
+    bootstrap_interval,
+    class_intervals,
+    compare_predictions,
+    group_report,
+)
+from longtail.metrics.selective import aurc, risk_coverage_curve  # noqa: E402
+
+__all__ += [
+    "accuracy_score",
+    "log_loss",
+    "brier_score_loss",
+    "risk_coverage_curve",
+    "aurc",
+    "class_intervals",
+    "bootstrap_interval",
+    "compare_predictions",
+    "group_report",
+    "neural_collapse",
+    "cluster_accuracy",
+]
+# --- COCO / LVIS detection mAP (metrics/detection.py) ---
+from longtail.metrics.detection import (  # noqa: E402
+    MeanAveragePrecision,
+    mean_average_precision,
+)
+
+__all__ += ["MeanAveragePrecision", "mean_average_precision"]

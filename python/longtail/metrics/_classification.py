@@ -9,15 +9,19 @@ line by line, including its warnings, so that results agree to 1e-12.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Optional, Union
 
 import numpy as np
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 
 from longtail import _core
 from longtail.metrics._validation import (
+    InvalidParameterError,
     check_length,
+    check_pos_label,
+    check_weight_kind,
     labels_array,
     score_array,
     target_type,
@@ -62,11 +66,14 @@ def _union_labels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _check_targets(
-    y_true: Any, y_pred: Any
+    y_true: Any, y_pred: Any, *, sparse: bool = False
 ) -> tuple[str, Optional[np.ndarray], np.ndarray, np.ndarray]:
-    """scikit-learn's ``_check_targets``: (type, present labels, y_true, y_pred)."""
-    yt = labels_array(y_true, "y_true")
-    yp = labels_array(y_pred, "y_pred")
+    """scikit-learn's ``_check_targets``: (type, present labels, y_true, y_pred).
+
+    ``sparse=True`` (the precision / recall / F family) takes scipy.sparse multilabel
+    indicators, returned dense."""
+    yt = labels_array(y_true, "y_true", sparse=sparse)
+    yp = labels_array(y_pred, "y_pred", sparse=sparse)
     check_length(yt, yp, "y_pred")
     type_true, _ = target_type(yt) if yt.ndim == 2 else (_type_1d(yt), None)
     type_pred, _ = target_type(yp) if yp.ndim == 2 else (_type_1d(yp), None)
@@ -160,13 +167,14 @@ def confusion_matrix(
            [0, 0, 1],
            [1, 0, 2]])
     """
+    check_weight_kind(sample_weight)
     if normalize not in ("true", "pred", "all", None):
-        raise ValueError("normalize: must be one of {'true', 'pred', 'all', None}")
+        raise InvalidParameterError("normalize: must be one of {'true', 'pred', 'all', None}")
     yt = labels_array(y_true, "y_true")
     yp = labels_array(y_pred, "y_pred")
     check_length(yt, yp, "y_pred")
-    w_raw = None if sample_weight is None else np.asarray(sample_weight)
-    w = weight_array(sample_weight, yt.shape[0])
+    w = weight_array(sample_weight, yt.shape[0], column=False)
+    int_weights = w is not None and _integer_weights(sample_weight)
     if (
         labels is None
         and w is None
@@ -194,9 +202,17 @@ def confusion_matrix(
         if len(np.intersect1d(yt, lab)) == 0:
             raise ValueError("labels: At least one label specified must be in y_true")
     cm = _counts(yt, yp, lab.ravel(), w)
-    if w is not None and w_raw is not None and w_raw.dtype.kind in "iub":
+    if int_weights:
         cm = np.rint(cm).astype(np.int64)
     return _finish_cm(cm, normalize)
+
+
+def _integer_weights(sample_weight: Any) -> bool:
+    """Whether scikit-learn counts with int64 (integer or bool weights) or float64."""
+    kind = getattr(sample_weight, "dtype", None)
+    if kind is not None and hasattr(kind, "is_floating_point"):  # a torch dtype
+        return not (kind.is_floating_point or kind.is_complex)
+    return np.asarray(sample_weight).dtype.kind in "iub"
 
 
 def _finish_cm(cm: np.ndarray, normalize: Optional[str]) -> np.ndarray:
@@ -244,6 +260,10 @@ def _label_sums(
             n_labels = lab.shape[0]
             lab = np.concatenate([lab, np.setdiff1d(present, lab, assume_unique=True)])
         cm = _counts(yt, yp, lab, w).astype(np.float64 if w is not None else np.int64)
+        if w is None and not np.trace(cm):
+            # scikit-learn's bincount path: with no true positive at all its sums are
+            # float zeros, and the support comes back as float64.
+            cm = cm.astype(np.float64)
         tp = np.diag(cm)[:n_labels]
         pred = cm.sum(axis=0)[:n_labels]
         true = cm.sum(axis=1)[:n_labels]
@@ -284,7 +304,9 @@ def _check_zero_division(zero_division: Any) -> np.float64:
         return np.float64(zero_division)
     if isinstance(zero_division, float) and np.isnan(zero_division):
         return np.float64(np.nan)
-    raise ValueError(f"zero_division: must be 'warn', 0.0, 1.0 or np.nan, got {zero_division!r}")
+    raise InvalidParameterError(
+        f"zero_division: must be 'warn', 0.0, 1.0 or np.nan, got {zero_division!r}"
+    )
 
 
 def _warn_prf(average: Any, modifier: str, msg_start: str, result_size: int) -> None:
@@ -395,12 +417,14 @@ def precision_recall_fscore_support(
     """
     _check_zero_division(zero_division)
     if average not in _AVERAGES and average != "binary":
-        raise ValueError("average: has to be one of " + str(_AVERAGES))
+        raise InvalidParameterError("average: has to be one of " + str(_AVERAGES))
     if not isinstance(beta, (int, float, np.number)) or beta < 0:
-        raise ValueError(f"beta: must be a non-negative number, got {beta!r}")
-    y_type, present, yt, yp = _check_targets(y_true, y_pred)
+        raise InvalidParameterError(f"beta: must be a non-negative number, got {beta!r}")
+    check_pos_label(pos_label)
+    check_weight_kind(sample_weight)
+    y_type, present, yt, yp = _check_targets(y_true, y_pred, sparse=True)
     assert present is not None
-    w = weight_array(sample_weight, yt.shape[0])
+    w = weight_array(sample_weight, yt.shape[0], column=False)
     labels = _set_wise_labels(y_type, present, average, labels, pos_label)
     samplewise = average == "samples"
     tp_sum, pred_sum, true_sum, _ = _label_sums(y_type, present, yt, yp, w, labels, samplewise)
@@ -569,6 +593,8 @@ def balanced_accuracy_score(
     >>> balanced_accuracy_score([0, 1, 0, 0, 1, 0], [0, 1, 0, 0, 0, 1])
     0.625
     """
+    if not isinstance(adjusted, (bool, np.bool_)):
+        raise InvalidParameterError(f"adjusted: must be a bool, got {adjusted!r}")
     C = confusion_matrix(y_true, y_pred, sample_weight=sample_weight)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_class = np.diag(C) / C.sum(axis=1)
@@ -600,7 +626,9 @@ def cohen_kappa_score(
     0.5556
     """
     if weights not in (None, "linear", "quadratic"):
-        raise ValueError(f"weights: must be None, 'linear' or 'quadratic', got {weights!r}")
+        raise InvalidParameterError(
+            f"weights: must be None, 'linear' or 'quadratic', got {weights!r}"
+        )
     try:
         confusion = confusion_matrix(y1, y2, labels=labels, sample_weight=sample_weight)
     except ValueError as e:
@@ -658,11 +686,12 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, *, sample_weight: Any = None) ->
     >>> matthews_corrcoef([1, 1, 1, 0], [1, 0, 1, 1])
     -0.3333333333333333
     """
+    check_weight_kind(sample_weight)
     y_type, present, yt, yp = _check_targets(y_true, y_pred)
     if y_type not in ("binary", "multiclass"):
         raise ValueError(f"y_true: {y_type} is not supported")
     assert present is not None
-    w = weight_array(sample_weight, yt.shape[0])
+    w = weight_array(sample_weight, yt.shape[0], column=False)
     C = _finish_cm(_counts(yt, yp, present, w), None)  # warns on a single label, as sklearn
     t_sum = C.sum(axis=1, dtype=np.float64)
     p_sum = C.sum(axis=0, dtype=np.float64)
@@ -693,8 +722,11 @@ def top_k_accuracy_score(
     >>> top_k_accuracy_score([0, 1, 2, 2], y_score, k=2)
     0.75
     """
+    check_weight_kind(sample_weight)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: must be an integer >= 1, got {k!r}")
+        raise InvalidParameterError(f"k: must be an integer >= 1, got {k!r}")
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise InvalidParameterError(f"normalize: must be a bool, got {normalize!r}")
     y = labels_array(y_true, "y_true")
     if y.ndim != 1:
         raise ValueError(f"y_true: expected a 1-D array, got shape {y.shape}")
@@ -706,8 +738,8 @@ def top_k_accuracy_score(
             f"y_true: y type must be 'binary' or 'multiclass', got '{y_type}' instead."
         )
     s = score_array(y_score)
-    if not np.isfinite(s).all():
-        raise ValueError("y_score: contains NaN or infinity")
+    # One parallel pass in Rust: no n x C boolean temporary.
+    _core.check_finite(s.reshape(s.shape[0], -1))
     if y_type == "binary":
         if s.ndim == 2 and s.shape[1] != 1:
             raise ValueError(
@@ -720,7 +752,7 @@ def top_k_accuracy_score(
             f"multiple classes. Got y_score.shape={s.shape}."
         )
     check_length(y, s, "y_score")
-    w = weight_array(sample_weight, y.shape[0], nonzero=False)
+    w = weight_array(sample_weight, y.shape[0], nonzero=False, strict=False)
     n_score_classes = s.shape[1] if s.ndim == 2 else 2
     if labels is None:
         assert classes is not None
@@ -788,13 +820,18 @@ def geometric_mean_score(
     all classes, a recall of 0 being replaced by ``correction``; other averages give
     sqrt(sensitivity * specificity) averaged as in imbalanced-learn.
 
-    >>> round(geometric_mean_score([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1]), 6)
+    >>> y_true, y_pred = [0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1]
+    >>> float(geometric_mean_score(y_true, y_pred))
     0.0
-    >>> round(geometric_mean_score([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1], correction=0.001), 6)
+    >>> float(round(geometric_mean_score(y_true, y_pred, correction=0.001), 6))
     0.01
     """
     from scipy import stats
 
+    check_pos_label(pos_label, allow_float=False)
+    check_weight_kind(sample_weight)
+    if not (isinstance(correction, numbers.Real) and correction >= 0):
+        raise InvalidParameterError(f"correction: must be a real number >= 0, got {correction!r}")
     if average is None or average != "multiclass":
         sen, spe = _sensitivity_specificity(
             y_true,
@@ -809,7 +846,23 @@ def geometric_mean_score(
     assert present is not None
     if y_type == "multilabel-indicator":
         raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
-    w = weight_array(sample_weight, yt.shape[0])
+    for y in (y_true, y_pred):
+        if np.ndim(y) == 2:  # imbalanced-learn's LabelEncoder.transform of a column
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=2,
+            )
+    # imbalanced-learn's multiclass path only indexes with the weights (no other check)
+    # and bincounts them: NaN propagates, zeros are fine, complex is a TypeError.
+    w = weight_array(sample_weight, yt.shape[0], strict=False)
+    if w is not None:
+        if w.ndim != 1:
+            raise ValueError(f"sample_weight: expected a 1-D array, got shape {w.shape}")
+        if w.dtype.kind not in "iuf":
+            raise TypeError(f"sample_weight: cannot count with {w.dtype} weights")
+        w = np.ascontiguousarray(w, dtype=np.float64)
     if labels is None:
         lab = present
         n_labels = None
@@ -827,7 +880,7 @@ def geometric_mean_score(
         gmean = stats.gmean(recall)
     if isinstance(gmean, np.ma.core.MaskedConstant):
         return 0.0
-    return float(gmean)
+    return np.float64(gmean)
 
 
 def _sensitivity_specificity(
@@ -841,12 +894,12 @@ def _sensitivity_specificity(
 ) -> tuple:
     """imbalanced-learn's ``sensitivity_specificity_support`` (sensitivity, specificity)."""
     if average not in _AVERAGES and average != "binary":
-        raise ValueError("average: has to be one of " + str(_AVERAGES))
+        raise InvalidParameterError("average: has to be one of " + str(_AVERAGES))
     y_type, present, yt, yp = _check_targets(y_true, y_pred)
     assert present is not None
-    if y_type == "multilabel-indicator":
+    w = weight_array(sample_weight, yt.shape[0], column=False)
+    if y_type == "multilabel-indicator" and average != "binary":
         raise ValueError("y_true: multilabel targets are not supported (as imbalanced-learn)")
-    w = weight_array(sample_weight, yt.shape[0])
     if average == "binary":
         if y_type == "binary":
             if pos_label not in present.tolist():
@@ -870,8 +923,10 @@ def _sensitivity_specificity(
             stacklevel=3,
         )
     samplewise = average == "samples"
-    tp_sum, pred_sum, true_sum, total = _label_sums(y_type, present, yt, yp, w, labels, samplewise)
-    tn_sum = total - pred_sum - true_sum + tp_sum
+    tp_sum, pred_sum, true_sum, _ = _label_sums(y_type, present, yt, yp, w, labels, samplewise)
+    # imbalanced-learn counts the negatives as n - (pred + true - tp): the unweighted
+    # number of samples even when the sums are weighted.
+    tn_sum = yt.shape[0] - pred_sum - true_sum + tp_sum
     neg_sum = tn_sum + pred_sum - tp_sum
     if average == "micro":
         tp_sum = np.array([tp_sum.sum()])

@@ -17,8 +17,13 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from longtail import _core
 from longtail.metrics._validation import (
+    InvalidParameterError,
     check_length,
+    check_pos_label,
+    check_weight_kind,
+    check_weight_values,
     labels_array,
+    ranking_weights,
     score_array,
     target_with_indicator,
     unique,
@@ -53,6 +58,7 @@ def _check_pos_label(pos_label: Any, classes: np.ndarray) -> Any:
 
 def _binary_truth(y_true: Any, pos_label: Any) -> np.ndarray:
     """``y_true == pos_label`` as uint8, after scikit-learn's checks of the target."""
+    check_pos_label(pos_label)
     y = labels_array(y_true, "y_true")
     y_type, classes, ind = target_with_indicator(y, 1 if pos_label is None else pos_label)
     if not (y_type == "binary" or (y_type == "multiclass" and pos_label is not None)):
@@ -61,16 +67,41 @@ def _binary_truth(y_true: Any, pos_label: Any) -> np.ndarray:
     return ind(_check_pos_label(pos_label, classes))
 
 
+def _indicator_truth(y: np.ndarray, average: Optional[str], *, check_pos: bool) -> np.ndarray:
+    """``y == 1`` as uint8 for a multilabel indicator (any two integral values).
+
+    scikit-learn scores every column (every row for "samples", the raveled matrix for
+    "micro") as a binary problem whose positives are the 1s. Without a pos_label
+    (``check_pos``, ROC AUC) a problem with two values other than {0, 1} or {-1, 1}
+    is a ValueError; average precision (pos_label=1) counts the other values negative.
+    """
+    vals = unique(y.ravel())
+    if check_pos and vals.size == 2 and not (
+        np.isin(vals, [0, 1]).all() or np.isin(vals, [-1, 1]).all()
+    ):
+        has_hi = y == vals[1]
+        axis = None if average == "micro" else (1 if average == "samples" else 0)
+        both = has_hi.any(axis=axis) & ~has_hi.all(axis=axis)
+        if np.any(both):
+            shown = ", ".join(repr(v) for v in vals.tolist())
+            raise ValueError(
+                f"y_true takes value in {{{shown}}} and pos_label is not specified: either "
+                "make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
+            )
+    return np.ascontiguousarray(y == 1).view(np.uint8)
+
+
 def _clf_curve(
     y01: np.ndarray, y_score: Any, sample_weight: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """fps, tps, thresholds at the distinct scores (``confusion_matrix_at_thresholds``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+    """fps, tps, thresholds at the distinct scores (``confusion_matrix_at_thresholds``),
+    and the scores' dtype."""
     s = score_array(y_score)
     if s.ndim != 1:
         raise ValueError(f"y_score: expected a 1-D array, got shape {s.shape}")
     check_length(y01, s, "y_score")
     w = weight_array(sample_weight, y01.shape[0])
-    return _core.binary_clf_curve(y01, s, w)
+    return (*_core.binary_clf_curve(y01, s, w), s.dtype)
 
 
 def _drop_roc(fps: np.ndarray, tps: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -141,8 +172,9 @@ def roc_curve(
     >>> fpr.tolist(), tpr.tolist()
     ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
     """
+    check_weight_kind(sample_weight)
     y01 = _binary_truth(y_true, pos_label)
-    fps, tps, thr = _clf_curve(y01, y_score, sample_weight)
+    fps, tps, thr, _ = _clf_curve(y01, y_score, sample_weight)
     return _roc_from(fps, tps, thr, drop_intermediate)
 
 
@@ -164,9 +196,12 @@ def precision_recall_curve(
     >>> p.round(3).tolist(), r.tolist(), t.tolist()
     ([0.5, 0.667, 0.5, 1.0, 1.0], [1.0, 1.0, 0.5, 0.5, 0.0], [0.1, 0.35, 0.4, 0.8])
     """
+    check_weight_kind(sample_weight)
     y01 = _binary_truth(y_true, pos_label)
-    fps, tps, thr = _clf_curve(y01, y_score, sample_weight)
-    return _pr_from(fps, tps, thr, drop_intermediate)
+    fps, tps, thr, dtype = _clf_curve(y01, y_score, sample_weight)
+    p, r, t = _pr_from(fps, tps, thr, drop_intermediate)
+    # scikit-learn returns the thresholds in the scores' dtype (exact: widened on read).
+    return p, r, t.astype(dtype, copy=False)
 
 
 def _pr_from(
@@ -200,6 +235,7 @@ def _binary_roc_auc(
     y01: np.ndarray, s: np.ndarray, w: Optional[np.ndarray], max_fpr: Optional[float]
 ) -> float:
     """scikit-learn's ``_binary_roc_auc_score`` on a checked 0/1 target."""
+    check_weight_values(w)
     npos = int(np.count_nonzero(y01))
     if npos == 0 or npos == y01.shape[0]:
         warnings.warn(_ONE_CLASS, UndefinedMetricWarning, stacklevel=3)
@@ -224,6 +260,7 @@ def _binary_roc_auc(
 
 def _binary_ap(y01: np.ndarray, s: np.ndarray, w: Optional[np.ndarray]) -> float:
     """scikit-learn's uninterpolated average precision of a checked 0/1 target."""
+    check_weight_values(w)
     if w is None and not y01.any():
         warnings.warn(
             "No positive class found in y_true, recall is set to one for all thresholds.",
@@ -246,9 +283,13 @@ def _per_column(
 ) -> np.ndarray:
     """Binary metric of every column of an indicator matrix, with scikit-learn's
     per-column warnings."""
+    check_weight_values(w)
     pos = y_ind.sum(axis=0)
     n = y_ind.shape[0]
-    if metric == "roc_auc" and max_fpr is not None and max_fpr != 1:
+    # Negative weights can make the curve turn back, which scikit-learn's auc() refuses:
+    # those go column by column through the checked path.
+    negative = w is not None and bool((w < 0).any())
+    if metric == "roc_auc" and ((max_fpr is not None and max_fpr != 1) or negative):
         return np.array(
             [
                 _binary_roc_auc(np.ascontiguousarray(y_ind[:, c]), s[:, c].copy(), w, max_fpr)
@@ -367,18 +408,21 @@ def roc_auc_score(
     1.0
     """
     if average not in (None, "micro", "macro", "samples", "weighted"):
-        raise ValueError(
+        raise InvalidParameterError(
             f"average: must be None, 'micro', 'macro', 'samples' or 'weighted', got {average!r}"
         )
     if multi_class not in ("raise", "ovr", "ovo"):
-        raise ValueError(f"multi_class: must be 'raise', 'ovr' or 'ovo', got {multi_class!r}")
+        raise InvalidParameterError(
+            f"multi_class: must be 'raise', 'ovr' or 'ovo', got {multi_class!r}"
+        )
     if max_fpr is not None and not (0 < max_fpr <= 1):
-        raise ValueError(f"max_fpr: expected max_fpr in range (0, 1], got: {max_fpr!r}")
+        raise InvalidParameterError(f"max_fpr: expected max_fpr in range (0, 1], got: {max_fpr!r}")
+    check_weight_kind(sample_weight)
     y = labels_array(y_true, "y_true")
     y_type, classes, ind = target_with_indicator(y, 1)
     s = score_array(y_score)
     check_length(y, s, "y_score")
-    w = weight_array(sample_weight, y.shape[0])
+    w = ranking_weights(sample_weight, y.shape[0])
     if y_type == "multiclass" or (y_type == "binary" and s.ndim == 2 and s.shape[1] > 2):
         if max_fpr is not None and max_fpr != 1.0:
             raise ValueError(
@@ -400,7 +444,7 @@ def roc_auc_score(
             y01 = ind(classes[-1])
         return _binary_roc_auc(y01, s, w, max_fpr)
     if y_type == "multilabel-indicator":
-        y_ind = np.ascontiguousarray(y, dtype=np.uint8)
+        y_ind = _indicator_truth(y, average, check_pos=True)
         return _average_binary_score("roc_auc", y_ind, s, average, w, max_fpr)
     raise ValueError(f"y_true: {y_type} format is not supported")
 
@@ -458,13 +502,25 @@ def _multiclass_roc_auc(
         prevalence = None
         if average == "weighted":
             prevalence = (counts[a] + counts[b]) / y.shape[0]
-        return float(np.average(pair_scores, weights=prevalence))
+        return np.float64(np.average(pair_scores, weights=prevalence))  # as sklearn
     # One-vs-rest: the per-class columns of the one-hot target, without building it.
     n_classes = s.shape[1]
     if average == "micro":
         y_ind = np.zeros((y.shape[0], n_classes), dtype=np.uint8)
         y_ind[np.arange(y.shape[0]), enc] = 1
         return _average_binary_score("roc_auc", y_ind, s, "micro", w)
+    if w is not None:
+        # As scikit-learn's _average_binary_score: no positive weight -> 0 before any
+        # curve; the weights are checked where they reach a curve.
+        if average == "weighted" and np.isclose(
+            np.bincount(enc, weights=w, minlength=n_classes).sum(), 0
+        ):
+            return 0
+        check_weight_values(w)
+        if (w < 0).any():
+            y_ind = np.zeros((y.shape[0], n_classes), dtype=np.uint8)
+            y_ind[np.arange(y.shape[0]), enc] = 1
+            return _average_binary_score("roc_auc", y_ind, s, average, w)
     score = _core.per_column_score(s, enc, None, w, "roc_auc")
     counts = np.bincount(enc, minlength=n_classes)
     for c in np.flatnonzero(np.isnan(score)):
@@ -508,14 +564,16 @@ def average_precision_score(
     0.8333333333333333
     """
     if average not in (None, "micro", "macro", "samples", "weighted"):
-        raise ValueError(
+        raise InvalidParameterError(
             f"average: must be None, 'micro', 'macro', 'samples' or 'weighted', got {average!r}"
         )
+    check_pos_label(pos_label, allow_none=False)
+    check_weight_kind(sample_weight)
     y = labels_array(y_true, "y_true")
     y_type, present, ind = target_with_indicator(y, pos_label)
     s = score_array(y_score)
     check_length(y, s, "y_score")
-    w = weight_array(sample_weight, y.shape[0])
+    w = ranking_weights(sample_weight, y.shape[0])
     if y_type == "binary":
         assert present is not None
         if present.shape[0] == 2 and pos_label not in present.tolist():
@@ -533,7 +591,16 @@ def average_precision_score(
                 "pos_label: Parameter pos_label is fixed to 1 for multilabel-indicator "
                 "y_true. Do not set pos_label or set pos_label to 1."
             )
-        y_ind = np.ascontiguousarray(y, dtype=np.uint8)
+        y_ind = _indicator_truth(y, average, check_pos=False)
+        if average == "weighted" and not np.isin(unique(y.ravel()), [0, 1]).all():
+            # scikit-learn weighs the columns by the sums of the raw values.
+            raw = y.astype(np.float64)
+            aw = (raw * w.reshape(-1, 1)).sum(axis=0) if w is not None else raw.sum(axis=0)
+            if np.isclose(aw.sum(), 0):
+                return 0
+            score = _average_binary_score("average_precision", y_ind, s, None, w)
+            score[aw == 0] = 0
+            return float(np.average(score, weights=aw))
         return _average_binary_score("average_precision", y_ind, s, average, w)
     if y_type == "multiclass":
         if pos_label != 1:

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from longtail import _core
-from longtail._checks import as_1d_labels, as_float_array, check_positive_int, to_numpy
+from longtail._checks import (
+    as_1d_labels,
+    as_float_array,
+    as_scores,
+    check_positive_int,
+    to_numpy,
+)
 
 __all__ = [
     "shot_accuracy",
@@ -143,7 +149,8 @@ def _check_norm(norm: str) -> str:
 
 def _calibration_inputs(y_true: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
     """Checked ``(labels, probs)``; 1-D probs are binary P(y = 1) and become (n, 2)."""
-    p = as_float_array(probs, "probs", ndim=(1, 2))
+    # float32 stays float32 (no float64 copy of the (n, C) matrix); NaN checked by blocks.
+    p = as_scores(probs, "probs", ndim=(1, 2))
     t = as_1d_labels(y_true, "y_true")
     if p.shape[0] != t.shape[0]:
         raise ValueError(f"probs: has {p.shape[0]} rows but y_true has {t.shape[0]} items")
@@ -172,17 +179,19 @@ def _calibration_update(
     (3, n_classes, n_bins) when classwise. Additive, so it merges by addition."""
     if classwise:
         n, c = p.shape
-        ids = _bin_ids(p, n_bins) + np.arange(c) * n_bins  # (n, c) flat (class, bin) ids
-        hit = (t[:, None] == np.arange(c)).astype(np.float64)
         size = c * n_bins
-        stats = np.stack(
-            [
-                np.bincount(ids.ravel(), minlength=size),
-                np.bincount(ids.ravel(), weights=p.ravel(), minlength=size),
-                np.bincount(ids.ravel(), weights=hit.ravel(), minlength=size),
-            ]
-        )
-        return stats.reshape(3, c, n_bins).astype(np.float64)
+        stats = np.zeros((3, size))
+        # Blocks of rows, so that the (rows, C) temporaries stay small whatever n is.
+        step = max(1, (1 << 16) // c)
+        offset = np.arange(c) * n_bins
+        for r0 in range(0, n, step):
+            pb, tb = p[r0 : r0 + step], t[r0 : r0 + step]
+            ids = (_bin_ids(pb, n_bins) + offset).ravel()  # flat (class, bin) ids
+            hit = (tb[:, None] == np.arange(c)).ravel()
+            stats[0] += np.bincount(ids, minlength=size)
+            stats[1] += np.bincount(ids, weights=pb.ravel(), minlength=size)
+            stats[2] += np.bincount(ids[hit], minlength=size)
+        return stats.reshape(3, c, n_bins)
     conf = p.max(axis=1)
     acc = (p.argmax(axis=1) == t).astype(np.float64)
     ids = _bin_ids(conf, n_bins)

@@ -30,6 +30,28 @@ keeps the rows of its last ``update`` call: the copies ``DistributedSampler`` pa
 are always the last items of a rank, so they are there. Use ``indexes=`` on all ranks or
 on none (the extra collectives of the cross-rank check must run everywhere).
 
+**Logits.** ``AUROC``, ``AveragePrecision`` and ``CalibrationError`` treat preds as
+torchmetrics does: when any value of a batch lies outside [0, 1], that batch holds logits
+and gets a sigmoid (binary, multilabel, 1-D calibration preds) or a softmax over the
+classes (multiclass) first; the rule is applied to every ``update`` on its own. A binned
+AUROC / AP with a custom ``score_range`` bins the scores as given (no rule applied).
+
+**Devices.** float32 batches stay float32 (no float64 copy). The counting accumulators
+(``ConfusionMatrix``, ``ShotAccuracy``, ``CalibrationError``, binned ``AUROC`` /
+``AveragePrecision``, ``ClassFeatureStats``) fed a CUDA tensor (or moved with
+``.to(device)``) keep their state as torch tensors on that device and reduce each batch
+there with torch ops (``index_add_``, ``searchsorted``; fixed shapes): ``update`` never
+copies a batch to the host and never synchronises. Bad rows (a class id out of range,
+NaN scores) can then not raise in ``update``: they are left out and counted on the
+device, and ``compute()`` / ``state_dict()`` / ``sync()`` / ``merge()`` raise the
+ValueError. ``indexes=`` given on the host (a list, numpy array or CPU tensor, as a
+DataLoader yields them) keeps ``update`` sync-free: the seen-id bitmap stays on the host
+and the batch's keep mask goes to the device as row weights (a pinned, non-blocking
+copy), so no boolean indexing (a data-dependent shape) happens on the device. Indexes
+given as a device tensor are copied to the host first, which costs one synchronisation.
+``compute()``, ``state_dict()``, ``merge()`` and ``sync()`` may synchronise (they read
+the state back). The exact ``AUROC`` / ``AveragePrecision`` keep their rows on the host.
+
 **Rare classes.** A class with no positives (or no negatives for AUROC) has no score:
 it is reported as NaN and left out of macro/weighted averages with an
 ``UndefinedMetricWarning`` (scikit-learn's warning class) instead of raising.
@@ -45,7 +67,14 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
 from longtail import _core
-from longtail._checks import as_1d_labels, as_float_array, check_positive_int, to_numpy
+from longtail._checks import (
+    all_finite,
+    as_1d_labels,
+    as_float_array,
+    as_scores,
+    check_positive_int,
+    to_numpy,
+)
 from longtail.distributed import all_gather_objects, all_reduce_arrays, world_size
 from longtail.metrics.longtail_metrics import (
     _calibration_compute,
@@ -131,9 +160,144 @@ _NO_LABELS = np.empty(0, dtype=np.int64)
 def _as_scores(x: Any, name: str, ndim: tuple[int, ...]) -> np.ndarray:
     """Scores as contiguous float32 or float64 (kept as given: no copy of big float32
     batches); NaN is reported by the kernels or the exact path."""
+    return as_scores(x, name, ndim=ndim, allow_empty=True, finite=False)
+
+
+def _normalize_logits(p: np.ndarray, how: str) -> np.ndarray:
+    """torchmetrics' rule for one batch: any value outside [0, 1] makes it logits, which
+    get a sigmoid (``how="sigmoid"``) or a softmax over axis 1 (``"softmax"``), in the
+    batch's own dtype (torch's kernels where torch is installed, so the values equal
+    torchmetrics' bit for bit). NaN also triggers it (torchmetrics' ``all(0 <= p <= 1)``
+    is False) and stays NaN, which the kernels then reject.
+
+    >>> _normalize_logits(np.array([0.2, 0.7]), "sigmoid").tolist()
+    [0.2, 0.7]
+    >>> _normalize_logits(np.array([0.0, 2.0]), "sigmoid").round(4).tolist()
+    [0.5, 0.8808]
+    """
+    if p.size == 0:
+        return p
+    lo, hi = p.min(), p.max()
+    if lo >= 0 and hi <= 1:
+        return p
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        if how == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-p))
+        e = np.exp(p - p.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    t = torch.from_numpy(p)
+    out = torch.sigmoid(t) if how == "sigmoid" else torch.softmax(t, dim=1)
+    return out.numpy()
+
+
+# --------------------------------------------------------------------------------------
+# the torch (device) path of the counting accumulators
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def _is_tensor(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(
+        x, "device"
+    )
+
+
+def _h2d(t: Any, device: Any) -> Any:
+    """A host tensor on ``device`` without a synchronisation (pinned, non-blocking copy
+    for CUDA; the caching host allocator keeps the pinned buffer until the copy is done)."""
+    if t.device == device:
+        return t
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def _on_device(x: Any, device: Any, name: str) -> Any:
+    """``x`` (tensor, numpy array or list) as a detached tensor on ``device``."""
+    torch = _torch()
+    if _is_tensor(x):
+        t = x.detach()
+        if t.device == device:
+            return t
+        return _h2d(t, device) if t.device.type == "cpu" else t.to(device)
     arr = to_numpy(x, name)
-    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
-    return as_float_array(arr, name, ndim=ndim, dtype=dtype, allow_empty=True, finite=False)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    return _h2d(torch.from_numpy(np.ascontiguousarray(arr)), device)
+
+
+def _may_alias(arr: np.ndarray, given: Any) -> bool:
+    """Whether ``arr`` may be a view of the caller's ``given`` (numpy or CPU tensor)."""
+    if isinstance(given, np.ndarray):
+        return bool(np.may_share_memory(arr, given))
+    return _is_tensor(given) and given.device.type == "cpu"
+
+
+def _to_host(v: Any) -> np.ndarray:
+    return v.detach().cpu().numpy() if _is_tensor(v) else v
+
+
+def _state_like(state: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    """``state`` in the representation of ``ref`` (numpy, or torch on ref's device)."""
+    first = next(iter(ref.values()), None)
+    if _is_tensor(first):
+        torch = _torch()
+        return {
+            k: v.to(first.device)
+            if _is_tensor(v)
+            else _h2d(torch.from_numpy(np.array(v)), first.device)
+            for k, v in state.items()
+        }
+    return {k: _to_host(v) for k, v in state.items()}
+
+
+def _class_ids_t(x: Any, num_classes: int) -> tuple[Any, Any]:
+    """(valid mask, int64 ids with invalid entries set to 0) of class ids on a device;
+    floats must hold whole numbers, like ``as_1d_labels``. No synchronisation."""
+    torch = _torch()
+    if x.dtype == torch.bool:
+        x = x.long()
+    if x.is_floating_point():
+        whole = x == torch.round(x)  # False for NaN; +-inf become -1 below (invalid)
+        x = torch.where(whole, torch.nan_to_num(x, nan=-1.0, posinf=-1.0, neginf=-1.0), -1.0)
+        valid = whole & (x >= 0) & (x < num_classes)
+        ids = torch.where(valid, x, 0.0).long()
+    else:
+        valid = (x >= 0) & (x < num_classes)
+        ids = torch.where(valid, x.long(), 0)
+    return valid, ids
+
+
+def _normalize_logits_t(p: Any, how: str) -> Any:
+    """:func:`_normalize_logits` on a tensor, as torchmetrics does it: on the CPU with a
+    check, elsewhere with ``torch.where`` on the device (no synchronisation)."""
+    torch = _torch()
+    if p.numel() == 0:
+        return p
+
+    def f(z: Any) -> Any:
+        return torch.sigmoid(z) if how == "sigmoid" else torch.softmax(z, dim=1)
+
+    if p.device.type == "cpu":
+        return p if bool(((p >= 0) & (p <= 1)).all()) else f(p)
+    return torch.where(((p < 0) | (p > 1)).any(), f(p), p)
+
+
+def _check_rows_t(*pairs: tuple[Any, str]) -> None:
+    n = pairs[0][0].shape[0]
+    for t, name in pairs[1:]:
+        if t.shape[0] != n:
+            raise ValueError(f"{name}: has {t.shape[0]} rows but {pairs[0][1]} has {n}")
+
+
+#: Elements per block of the device path's (rows x classes) temporaries.
+_DEVICE_BLOCK = 1 << 22
 
 
 def _class_preds(preds: Any, num_classes: int) -> np.ndarray:
@@ -193,8 +357,13 @@ class _Accumulator:
 
     #: "additive" states are all-reduced; "gathered" states are all-gathered and merged.
     _kind = "additive"
+    #: Whether batches may be reduced on a torch device (counting accumulators).
+    _device_ok = False
+    #: Names of the (target, preds) arguments in the errors of the device path.
+    _bad_names = ("target", "preds")
 
     def __init__(self) -> None:
+        self._device: Any = None
         self.reset()
 
     # --- what a subclass provides -----------------------------------------------------
@@ -219,23 +388,60 @@ class _Accumulator:
     def _config(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _rows_device(self, preds: Any, target: Any, device: Any) -> tuple[Any, ...]:
+        """Per-row tensors of one batch on ``device``, the last one the boolean mask of
+        the rows to count; shape errors raise, bad values go to ``self._count_bad``."""
+        raise NotImplementedError
+
+    def _accumulate_device(self, state: dict[str, Any], rows: tuple[Any, ...]) -> None:
+        """Add the ``rows`` (torch) whose mask is set to the torch ``state`` in place."""
+        raise NotImplementedError
+
     def _flush(self) -> None:
         """Fold rows buffered by ``update`` into ``self._state`` (exact states only)."""
 
     # --- public protocol --------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget everything seen so far."""
-        self._state = self._empty()
-        self._local: dict[str, np.ndarray] | None = None  # kept aside by sync()
+        """Forget everything seen so far (the state stays on its device)."""
+        self._state = self._placed(self._empty())
+        self._local: dict[str, Any] | None = None  # kept aside by sync()
         self._seen = _SeenIds()
         self._uses_ids = False
-        self._tail: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
+        # (kept ids, rows, positions of the kept rows or None when rows are filtered)
+        self._tail: tuple[np.ndarray, tuple[Any, ...], Any] | None = None
         self._pending: list[tuple[np.ndarray, ...]] = []
+        self._bad: Any = None  # device path: [bad target rows, bad preds rows]
+
+    def to(self, device: Any) -> "_Accumulator":
+        """Keep the state as torch tensors on ``device`` and reduce batches there.
+
+        A CUDA batch moves the state to its device by itself; ``to("cpu")`` runs the
+        same torch path on the CPU. The exact AUROC / AveragePrecision keep their rows
+        on the host (this is then a no-op). Returns ``self``.
+
+        >>> cm = ConfusionMatrix(2).to("cpu")
+        >>> cm.update([0, 1, 1], [0, 1, 0])
+        >>> cm.compute().tolist()
+        [[1, 1], [0, 1]]
+        """
+        if not self._device_ok:
+            return self
+        self._device = _torch().device(device)
+        self._state = self._placed(self._state)
+        if self._local is not None:
+            self._local = self._placed(self._local)
+        if self._bad is not None:
+            self._bad = self._bad.to(self._device)
+        return self
 
     def update(self, preds: Any, target: Any, *, indexes: Any = None) -> None:
         """Add a batch. ``indexes``: the batch's sample ids; an id seen before is skipped."""
         self._unsync()
+        device = self._device_for(preds)
+        if device is not None:
+            self._update_device(device, preds, target, indexes)
+            return
         rows = self._rows(preds, target)
         if indexes is not None:
             ids = as_1d_labels(indexes, "indexes", allow_empty=True)
@@ -255,9 +461,85 @@ class _Accumulator:
                 self._seen.forget(ids[keep])
                 raise
             self._uses_ids = True
-            self._tail = (ids[keep], rows)
+            self._tail = (ids[keep], rows, None)
             return
         self._accumulate(self._state, rows)
+
+    # --- device path ------------------------------------------------------------------
+
+    def _device_for(self, preds: Any) -> Any:
+        """The torch device this batch is reduced on, or None for the host path."""
+        if not self._device_ok:
+            return None
+        if self._device is None and _is_tensor(preds) and preds.device.type != "cpu":
+            self.to(preds.device)
+        return self._device
+
+    def _placed(self, state: dict[str, Any]) -> dict[str, Any]:
+        """``state`` on this accumulator's device (torch), or as numpy arrays."""
+        if self._device is None:
+            return {k: _to_host(v) for k, v in state.items()}
+        torch = _torch()
+        return {
+            k: v.to(self._device)
+            if _is_tensor(v)
+            else _h2d(torch.from_numpy(np.array(v)), self._device)
+            for k, v in state.items()
+        }
+
+    def _count_bad(self, bad_target: Any, bad_preds: Any) -> None:
+        """Add the numbers of bad rows to the device counter (no synchronisation)."""
+        torch = _torch()
+        counts = torch.stack([bad_target.sum(), bad_preds.sum()]).long()
+        self._bad = counts if self._bad is None else self._bad + counts
+
+    def _raise_bad(self) -> None:
+        """The ValueError the device path could not raise in ``update`` (synchronises)."""
+        if self._bad is None:
+            return
+        bad_t, bad_p = (int(v) for v in _to_host(self._bad))
+        if bad_t or bad_p:
+            target, preds = self._bad_names
+            name, n = (target, bad_t) if bad_t else (preds, bad_p)
+            what = "class ids out of range" if bad_t else "NaN or infinity"
+            raise ValueError(
+                f"{name}: {n} row(s) given to update() on the device had {what}; they were "
+                "left out (the device path does not synchronise to raise); reset() to "
+                "start again"
+            )
+
+    def _update_device(self, device: Any, preds: Any, target: Any, indexes: Any) -> None:
+        rows = self._rows_device(preds, target, device)
+        if indexes is not None:
+            torch = _torch()
+            # Host ids (the DataLoader's) cost no synchronisation; device ids are copied.
+            ids = as_1d_labels(indexes, "indexes", allow_empty=True)
+            n = rows[0].shape[0]
+            if ids.shape[0] != n:
+                raise ValueError(f"indexes: has {ids.shape[0]} items but the batch has {n} rows")
+            if ids.size and ids.min() < 0:
+                raise ValueError("indexes: sample ids must be >= 0")
+            keep = self._seen.first_seen(ids)
+            rows = rows[:-1] + (rows[-1] & _h2d(torch.from_numpy(keep), device),)
+            self._uses_ids = True
+            self._tail = (ids[keep], rows, np.flatnonzero(keep))
+        self._accumulate_device(self._state, rows)
+
+    def _tail_rows(self, tail: tuple, mask: np.ndarray) -> tuple[Any, ...]:
+        """The rows of ``tail`` whose kept ids are selected by ``mask``."""
+        _, rows, pos = tail
+        if pos is None:
+            return tuple(r[mask] for r in rows)
+        # Device rows: clear the mask of the others (fixed shapes, no boolean indexing).
+        torch = _torch()
+        full = np.zeros(rows[0].shape[0], dtype=bool)
+        full[pos[mask]] = True
+        return rows[:-1] + (rows[-1] & _h2d(torch.from_numpy(full), rows[-1].device),)
+
+    def _host_state(self) -> dict[str, np.ndarray]:
+        """The state as numpy arrays (after raising the device path's deferred error)."""
+        self._raise_bad()
+        return {k: _to_host(v) for k, v in self._state.items()}
 
     def merge(self, other: "_Accumulator") -> "_Accumulator":
         """Add ``other``'s data to this accumulator (rows with ids seen here are skipped)."""
@@ -269,9 +551,11 @@ class _Accumulator:
         self._unsync()
         self._flush()
         other._flush()
+        self._raise_bad()
+        other._raise_bad()
         state = other._local if other._local is not None else other._state
         theirs = self._drop_seen(other, state)
-        self._state = self._combine(self._state, theirs)
+        self._state = self._combine(self._state, _state_like(theirs, self._state))
         self._seen.union(other._seen)
         self._uses_ids = self._uses_ids or other._uses_ids
         return self
@@ -286,10 +570,12 @@ class _Accumulator:
         """
         self._unsync()
         self._flush()
+        self._raise_bad()
         if world_size(group) == 1:
             return self
         local = self._state
         state = self._dedupe_across_ranks(group) if self._uses_ids else local
+        state = {k: _to_host(v) for k, v in state.items()}
         if self._kind == "additive":
             keys = sorted(state)
             reduced = all_reduce_arrays([state[k] for k in keys], group=group)
@@ -298,13 +584,14 @@ class _Accumulator:
             merged = self._empty()
             for other in all_gather_objects(state, group=group):
                 merged = self._combine(merged, other)
-        self._local, self._state = local, merged
+        self._local, self._state = local, self._placed(merged)
         return self
 
     def state_dict(self) -> dict[str, Any]:
         """The state (global after ``sync()``) as numpy arrays plus the configuration."""
         self._flush()
-        out: dict[str, Any] = {k: np.array(v, copy=True) for k, v in self._state.items()}
+        host = self._host_state()
+        out: dict[str, Any] = {k: np.array(v, copy=True) for k, v in host.items()}
         out["seen_ids"] = self._seen.ids()
         out["config"] = self._config()
         return out
@@ -324,9 +611,11 @@ class _Accumulator:
             arr = np.asarray(state[k])
             if self._kind == "additive" and arr.shape != v.shape:
                 raise ValueError(f"state: {k!r} has shape {arr.shape}, expected {v.shape}")
-            new[k] = np.array(arr, dtype=v.dtype, copy=True)
+            # Exact scores keep their float width (float32 stays float32).
+            keep_dtype = k == "preds" and arr.dtype in (np.float32, np.float64)
+            new[k] = np.array(arr, dtype=arr.dtype if keep_dtype else v.dtype, copy=True)
         self.reset()
-        self._state = new
+        self._state = self._placed(new)
         ids = np.asarray(state.get("seen_ids", np.zeros(0, np.int64)), dtype=np.int64)
         if ids.size:
             self._seen.first_seen(ids)
@@ -342,7 +631,13 @@ class _Accumulator:
         if self._local is not None:
             self._state, self._local = self._local, None
 
-    def _delta(self, rows: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    def _delta(self, rows: tuple[Any, ...]) -> dict[str, Any]:
+        if rows and _is_tensor(rows[0]):
+            torch = _torch()
+            dev = rows[0].device
+            state = {k: _h2d(torch.from_numpy(v), dev) for k, v in self._empty().items()}
+            self._accumulate_device(state, rows)
+            return state
         state = self._empty()
         self._accumulate(state, rows)
         return state
@@ -360,9 +655,9 @@ class _Accumulator:
                 "other: shares sample ids with this accumulator outside its last update; "
                 "they cannot be taken out again"
             )
-        ids, rows = other._tail
-        drop = np.isin(ids, dup)
-        return self._combine(state, self._delta(tuple(r[drop] for r in rows)), -1)
+        drop = np.isin(other._tail[0], dup)
+        delta = self._delta(other._tail_rows(other._tail, drop))
+        return self._combine(state, _state_like(delta, state), -1)
 
     def _dedupe_across_ranks(self, group: Any) -> dict[str, np.ndarray]:
         """Local state minus the rows another rank also has (each id is kept on one rank).
@@ -401,8 +696,8 @@ class _Accumulator:
         if not drop_mine.any():
             return self._state
         assert self._tail is not None
-        rows = tuple(r[drop_mine] for r in self._tail[1])
-        return self._combine(self._state, self._delta(rows), -1)
+        delta = self._delta(self._tail_rows(self._tail, drop_mine))
+        return self._combine(self._state, _state_like(delta, self._state), -1)
 
 
 def _rank(group: Any) -> int:
@@ -433,12 +728,38 @@ class ConfusionMatrix(_Accumulator):
            [0, 0, 1]])
     """
 
+    _device_ok = True
+
     def __init__(self, num_classes: int) -> None:
         self.num_classes = check_positive_int(num_classes, "num_classes")
         super().__init__()
 
     def _config(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes}
+
+    def _rows_device(self, preds: Any, target: Any, device: Any) -> tuple[Any, ...]:
+        c = self.num_classes
+        p = _on_device(preds, device, "preds")
+        t = _on_device(target, device, "target")
+        if p.ndim == 2:
+            if p.shape[1] != c:
+                raise ValueError(f"preds: expected {c} score columns, got shape {tuple(p.shape)}")
+            p = p.argmax(dim=1)
+        elif p.ndim != 1:
+            raise ValueError(
+                f"preds: expected class ids (n,) or scores (n, {c}), got {tuple(p.shape)}"
+            )
+        if t.ndim != 1:
+            raise ValueError(f"target: expected a 1-D array of class ids, got {tuple(t.shape)}")
+        _check_rows_t((t, "target"), (p, "preds"))
+        tv, t = _class_ids_t(t, c)
+        pv, p = _class_ids_t(p, c)
+        self._count_bad(~tv, ~pv)
+        return t, p, tv & pv
+
+    def _accumulate_device(self, state: dict[str, Any], rows: tuple[Any, ...]) -> None:
+        t, p, ok = rows
+        state["confmat"].index_add_(0, t * self.num_classes + p, ok.long())
 
     def _empty(self) -> dict[str, np.ndarray]:
         return {"confmat": np.zeros(self.num_classes**2, dtype=np.int64)}
@@ -459,7 +780,8 @@ class ConfusionMatrix(_Accumulator):
 
     def compute(self) -> np.ndarray:
         """The ``num_classes x num_classes`` int64 count matrix."""
-        return self._state["confmat"].reshape(self.num_classes, self.num_classes).copy()
+        cm = self._host_state()["confmat"]
+        return cm.reshape(self.num_classes, self.num_classes).copy()
 
 
 class ShotAccuracy(ConfusionMatrix):
@@ -537,8 +859,12 @@ class CalibrationError(_Accumulator):
         shape = (3, self.num_classes, self.n_bins) if self.classwise else (3, self.n_bins)
         return {"bins": np.zeros(shape, dtype=np.float64)}
 
+    _device_ok = True
+
     def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
-        t, p = _calibration_inputs(target, preds)
+        p = as_scores(preds, "probs", ndim=(1, 2))
+        p = _normalize_logits(p, "sigmoid" if p.ndim == 1 else "softmax")
+        t, p = _calibration_inputs(target, p)
         if self.num_classes is not None and p.shape[1] != self.num_classes:
             raise ValueError(
                 f"preds: expected {self.num_classes} probability columns, got {p.shape[1]}"
@@ -550,9 +876,69 @@ class CalibrationError(_Accumulator):
         if t.size:
             state["bins"] += _calibration_update(t, p, self.n_bins, self.classwise)
 
+    def _edges(self, device: Any) -> Any:
+        """numpy's bin edges (``_bin_ids``) on ``device``, copied there once."""
+        cached = getattr(self, "_edges_t", None)
+        if cached is None or cached.device != device:
+            edges = np.linspace(0.0, 1.0, self.n_bins + 1)
+            cached = _h2d(_torch().from_numpy(edges), device)
+            self._edges_t = cached
+        return cached
+
+    def _rows_device(self, preds: Any, target: Any, device: Any) -> tuple[Any, ...]:
+        torch = _torch()
+        p = _on_device(preds, device, "probs")
+        t = _on_device(target, device, "y_true")
+        if p.ndim not in (1, 2):
+            raise ValueError(f"probs: expected a 1-D or 2-D array, got shape {tuple(p.shape)}")
+        if t.ndim != 1:
+            raise ValueError(f"y_true: expected a 1-D array of class ids, got {tuple(t.shape)}")
+        _check_rows_t((p, "probs"), (t, "y_true"))
+        if not p.is_floating_point():
+            p = p.double()
+        p = _normalize_logits_t(p, "sigmoid" if p.ndim == 1 else "softmax")
+        if p.ndim == 1:
+            p = torch.stack([1 - p, p], dim=1)
+        c = p.shape[1]
+        if self.num_classes is not None and c != self.num_classes:
+            raise ValueError(f"preds: expected {self.num_classes} probability columns, got {c}")
+        tv, t = _class_ids_t(t, c)
+        pv = torch.isfinite(p).all(dim=1)
+        self._count_bad(~tv, ~pv)
+        return t, p, tv & pv
+
+    def _accumulate_device(self, state: dict[str, Any], rows: tuple[Any, ...]) -> None:
+        torch = _torch()
+        t, p, ok = rows
+        nb = self.n_bins
+        edges = self._edges(p.device)
+        if not self.classwise:
+            bins = state["bins"]
+            pred = p.argmax(dim=1)
+            conf = torch.where(ok, p.gather(1, pred[:, None])[:, 0].double(), 0.0)
+            ids = (torch.searchsorted(edges, conf, right=True) - 1).clamp(0, nb - 1)
+            bins[0].index_add_(0, ids, ok.double())
+            bins[1].index_add_(0, ids, conf)
+            bins[2].index_add_(0, ids, ((pred == t) & ok).double())
+            return
+        n, c = p.shape
+        flat = state["bins"].view(3, c * nb)
+        offset = torch.arange(c, device=p.device) * nb
+        classes = torch.arange(c, device=p.device)
+        step = max(1, _DEVICE_BLOCK // c)
+        for r0 in range(0, n, step):
+            okb = ok[r0 : r0 + step, None].expand(-1, c)
+            pb = torch.where(okb, p[r0 : r0 + step].double(), 0.0)
+            ids = ((torch.searchsorted(edges, pb, right=True) - 1).clamp(0, nb - 1) + offset)
+            ids = ids.reshape(-1)
+            hit = (t[r0 : r0 + step, None] == classes) & okb
+            flat[0].index_add_(0, ids, okb.reshape(-1).double())
+            flat[1].index_add_(0, ids, pb.reshape(-1))
+            flat[2].index_add_(0, ids, hit.reshape(-1).double())
+
     def compute(self) -> float:
         """The calibration error (NaN before any update)."""
-        return _calibration_compute(self._state["bins"], self.norm)
+        return _calibration_compute(self._host_state()["bins"], self.norm)
 
 
 # --------------------------------------------------------------------------------------
@@ -579,6 +965,7 @@ class _Ranking(_Accumulator):
         average: str | None = "macro",
         *,
         score_range: tuple[float, float] = (0.0, 1.0),
+        logits: bool | None = None,
     ) -> None:
         if task not in _TASKS:
             raise ValueError(f"task: must be one of {_TASKS}, got {task!r}")
@@ -598,6 +985,12 @@ class _Ranking(_Accumulator):
             raise ValueError(f"score_range: must be finite with low < high, got {score_range}")
         self.score_range = (lo, hi)
         self._kind = "additive" if self.bins is not None else "gathered"
+        # Counting (binned) states may live on a device; exact ones keep rows on the host.
+        self._device_ok = self.bins is not None
+        # torchmetrics' logits rule, unless the scores are binned over a range of their own.
+        if logits is not None and not isinstance(logits, bool):
+            raise TypeError(f"logits: expected None, True or False, got {logits!r}")
+        self._logits = self.score_range == (0.0, 1.0) if logits is None else logits
         super().__init__()
 
     def _config(self) -> dict[str, Any]:
@@ -620,8 +1013,12 @@ class _Ranking(_Accumulator):
             "ids": np.zeros(0, dtype=np.int64),
         }
 
+    def _how(self) -> str:
+        return "softmax" if self.task == "multiclass" else "sigmoid"
+
     def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
         c = self.num_classes
+        raw = preds
         if self.task == "binary":
             p = _as_scores(preds, "preds", (1,))
             t = as_1d_labels(target, "target", allow_empty=True)
@@ -645,8 +1042,15 @@ class _Ranking(_Accumulator):
         if p.ndim == 2 and p.shape[1] != c:
             raise ValueError(f"preds: expected {c} score columns, got shape {p.shape}")
         _same_length(p, t, names=("preds", "target"))
-        if self.bins is None and not np.isfinite(p).all():
-            raise ValueError("preds: contains NaN or infinity")
+        given = p
+        if self._logits:
+            p = _normalize_logits(p, self._how())
+        if self.bins is None:
+            if not all_finite(p):  # by blocks: no (n, C) boolean temporary
+                raise ValueError("preds: contains NaN or infinity")
+            if p is given and _may_alias(p, raw):
+                # The exact state keeps the rows: never a view of the caller's buffer.
+                p = p.copy()
         return p, t
 
     def _accumulate(self, state: dict[str, np.ndarray], rows: tuple[np.ndarray, ...]) -> None:
@@ -654,7 +1058,7 @@ class _Ranking(_Accumulator):
         if self.bins is None:
             # Buffer the batch; concatenating on every update would copy O(n^2) bytes.
             ids = rows[2] if len(rows) > 2 else np.full(p.shape[0], -1, dtype=np.int64)
-            self._pending.append((p.astype(np.float64), t, ids))
+            self._pending.append((p, t, ids))  # in its own dtype: float32 stays float32
             return
         if p.shape[0] == 0:
             return
@@ -669,6 +1073,61 @@ class _Ranking(_Accumulator):
             scores = np.ascontiguousarray(p.reshape(p.shape[0], -1))
             target = np.ascontiguousarray(t.reshape(t.shape[0], -1), dtype=np.uint8)
             _core.binned_hist_multilabel(scores, target, state["hist"], self.bins, lo, hi)
+
+    def _rows_device(self, preds: Any, target: Any, device: Any) -> tuple[Any, ...]:
+        torch = _torch()
+        c = self.num_classes
+        p = _on_device(preds, device, "preds")
+        t = _on_device(target, device, "target")
+        want_p = 1 if self.task == "binary" else 2
+        want_t = 2 if self.task == "multilabel" else 1
+        if p.ndim != want_p:
+            raise ValueError(f"preds: expected a {want_p}-D array, got shape {tuple(p.shape)}")
+        if p.ndim == 2 and p.shape[1] != c:
+            raise ValueError(f"preds: expected {c} score columns, got shape {tuple(p.shape)}")
+        if t.ndim != want_t or (want_t == 2 and t.shape[1] != c):
+            shape = f"(n, {c})" if want_t == 2 else "(n,)"
+            raise ValueError(f"target: expected shape {shape}, got {tuple(t.shape)}")
+        _check_rows_t((p, "preds"), (t, "target"))
+        if not p.is_floating_point():
+            p = p.double()
+        if self._logits:
+            p = _normalize_logits_t(p, self._how())
+        pv = ~torch.isnan(p) if p.ndim == 1 else ~torch.isnan(p).any(dim=1)
+        if self.task == "multiclass":
+            tv, t = _class_ids_t(t, c)
+        else:
+            tv, t = _class_ids_t(t, 2)
+            if tv.ndim == 2:
+                tv = tv.all(dim=1)
+        self._count_bad(~tv, ~pv)
+        return p, t, tv & pv
+
+    def _accumulate_device(self, state: dict[str, Any], rows: tuple[Any, ...]) -> None:
+        # The Rust kernels' bin of a score, in float64 on the device:
+        # trunc(clamp((s - lo) * bins / (hi - lo), 0, bins - 1)).
+        torch = _torch()
+        p, t, ok = rows
+        nb, c = self.bins, self.num_classes
+        lo, hi = self.score_range
+        scale = nb / (hi - lo)
+        hist = state["hist"]
+
+        def bin_of(x: Any) -> Any:
+            b = ((x.double() - lo) * scale).clamp(0, nb - 1)
+            return torch.nan_to_num(b, nan=0.0).long()
+
+        if p.ndim == 1:  # binary: hist[k * bins + b]
+            hist.index_add_(0, t * nb + bin_of(p), ok.long())
+            return
+        classes = torch.arange(c, device=p.device)
+        step = max(1, _DEVICE_BLOCK // c)
+        for r0 in range(0, p.shape[0], step):
+            tb = t[r0 : r0 + step]
+            k = (tb[:, None] == classes).long() if tb.ndim == 1 else tb
+            idx = ((k * c + classes) * nb + bin_of(p[r0 : r0 + step])).reshape(-1)
+            w = ok[r0 : r0 + step, None].expand(-1, c).reshape(-1).long()
+            hist.index_add_(0, idx, w)
 
     def update(self, preds: Any, target: Any, *, indexes: Any = None) -> None:
         """Add a batch of scores and targets.
@@ -698,7 +1157,9 @@ class _Ranking(_Accumulator):
     def _flush(self) -> None:
         if not self._pending:
             return
-        parts = [(self._state["preds"], self._state["target"], self._state["ids"])]
+        parts = []
+        if self._state["ids"].size:
+            parts.append((self._state["preds"], self._state["target"], self._state["ids"]))
         parts += self._pending
         self._pending = []
         self._state = {
@@ -733,7 +1194,7 @@ class _Ranking(_Accumulator):
         """Per-class scores (NaN where undefined) and positives per class."""
         c = self.num_classes
         if self.bins is not None:
-            hist = self._state["hist"]
+            hist = self._host_state()["hist"]
             scores = np.asarray(_core.binned_scores(hist, c, self.bins, self._ap))
             support = hist.reshape(2, c, self.bins)[1].sum(1)
             return scores, support
@@ -756,7 +1217,7 @@ class _Ranking(_Accumulator):
 
     def _micro(self) -> float:
         if self.bins is not None:
-            h = self._state["hist"].reshape(2, self.num_classes, self.bins).sum(1)
+            h = self._host_state()["hist"].reshape(2, self.num_classes, self.bins).sum(1)
             score = _core.binned_scores(np.ascontiguousarray(h.ravel()), 1, self.bins, self._ap)
             out = score[0]
         else:
@@ -799,6 +1260,11 @@ class AUROC(_Ranking):
     ``average``: "macro" (default), "weighted" (by positives), "micro" (pooled
     one-vs-rest) or None (per-class array).
 
+    ``logits``: a batch with a value outside [0, 1] is taken as logits and gets a
+    sigmoid (binary, multilabel) or softmax (multiclass) first, as torchmetrics does
+    (``None``, the default: so with the default ``score_range``; a custom range bins the
+    scores as given; ``True``: always; ``False``: never).
+
     >>> auroc = AUROC("binary", bins=1000)
     >>> auroc.update([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     >>> auroc.compute()
@@ -839,7 +1305,10 @@ def _chan(
     a: dict[str, np.ndarray], b: dict[str, np.ndarray], sign: int = 1
 ) -> dict[str, np.ndarray]:
     """Chan et al. (1979) pairwise update of per-class (count, mean, M2); ``sign=-1``
-    takes ``b``'s rows back out of ``a`` (the same identity solved for the other part)."""
+    takes ``b``'s rows back out of ``a`` (the same identity solved for the other part).
+    numpy or torch states (the torch form uses ``where`` instead of masked writes)."""
+    if _is_tensor(a["count"]):
+        return _chan_t(a, b, sign)
     na, nb = a["count"].astype(np.float64), b["count"].astype(np.float64)
     if sign == 1:
         n = na + nb
@@ -863,6 +1332,32 @@ def _chan(
     return {"count": count, "mean": mean, "m2": m2}
 
 
+def _chan_t(a: dict[str, Any], b: dict[str, Any], sign: int = 1) -> dict[str, Any]:
+    """:func:`_chan` on torch tensors, without a synchronisation."""
+    torch = _torch()
+    na, nb = a["count"].double(), b["count"].double()
+    if sign == 1:
+        n = na + nb
+        safe = n.clamp(min=1)
+        delta = b["mean"] - a["mean"]
+        mean = a["mean"] + delta * (nb / safe)[:, None]
+        weight = (na * nb / safe)[:, None, None]
+        m2 = a["m2"] + b["m2"] + torch.einsum("ci,cj->cij", delta, delta) * weight
+        count = a["count"] + b["count"]
+    else:
+        n = na - nb
+        safe = n.clamp(min=1)
+        mean = (a["mean"] * na[:, None] - b["mean"] * nb[:, None]) / safe[:, None]
+        delta = b["mean"] - mean
+        weight = (n * nb / na.clamp(min=1))[:, None, None]
+        m2 = a["m2"] - b["m2"] - torch.einsum("ci,cj->cij", delta, delta) * weight
+        count = a["count"] - b["count"]
+    empty = count == 0
+    mean = torch.where(empty[:, None], 0.0, mean)
+    m2 = torch.where(empty[:, None, None], 0.0, m2)
+    return {"count": count, "mean": mean, "m2": m2}
+
+
 class ClassFeatureStats(_Accumulator):
     """Streaming per-class count, mean and covariance of features.
 
@@ -882,6 +1377,8 @@ class ClassFeatureStats(_Accumulator):
     """
 
     _kind = "gathered"
+    _device_ok = True
+    _bad_names = ("labels", "features")
 
     def __init__(self, num_classes: int, dim: int) -> None:
         self.num_classes = check_positive_int(num_classes, "num_classes")
@@ -926,7 +1423,42 @@ class ClassFeatureStats(_Accumulator):
         state.update(merged)
 
     def _combine(self, a: dict, b: dict, sign: int = 1) -> dict:
-        return _chan(a, b, sign)
+        return _chan(a, _state_like(b, a), sign)
+
+    def _rows_device(self, preds: Any, target: Any, device: Any) -> tuple[Any, ...]:
+        torch = _torch()
+        x = _on_device(preds, device, "features")
+        y = _on_device(target, device, "labels")
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"features: expected shape (n, {self.dim}), got {tuple(x.shape)}")
+        if y.ndim != 1:
+            raise ValueError(f"labels: expected a 1-D array of class ids, got {tuple(y.shape)}")
+        _check_rows_t((x, "features"), (y, "labels"))
+        yv, y = _class_ids_t(y, self.num_classes)
+        xv = torch.isfinite(x).all(dim=1)
+        self._count_bad(~yv, ~xv)
+        return x, y, yv & xv
+
+    def _accumulate_device(self, state: dict[str, Any], rows: tuple[Any, ...]) -> None:
+        # The batch's per-class (count, mean, M2) by index_add_ (fixed shapes), then
+        # Chan's merge; M2 from the centred rows, in row blocks of (rows, d, d).
+        torch = _torch()
+        x, y, ok = rows
+        c, d = self.num_classes, self.dim
+        dev = x.device
+        w = ok.double()
+        x = torch.where(ok[:, None], x.double(), 0.0)
+        cnt = torch.zeros(c, dtype=torch.float64, device=dev).index_add_(0, y, w)
+        total = torch.zeros(c, d, dtype=torch.float64, device=dev).index_add_(0, y, x)
+        mean = total / cnt.clamp(min=1)[:, None]
+        z = (x - mean[y]) * w[:, None]
+        m2 = torch.zeros(c, d, d, dtype=torch.float64, device=dev)
+        step = max(1, _DEVICE_BLOCK // (d * d))
+        for r0 in range(0, x.shape[0], step):
+            zb = z[r0 : r0 + step]
+            m2.index_add_(0, y[r0 : r0 + step], zb[:, :, None] * zb[:, None, :])
+        batch = {"count": cnt.long(), "mean": mean, "m2": m2}
+        state.update(_chan_t(state, batch))
 
     def update(self, preds: Any, target: Any, *, indexes: Any = None) -> None:
         """Add ``features`` (n, dim) with class ids ``labels`` (n,) (torchmetrics'
@@ -936,10 +1468,11 @@ class ClassFeatureStats(_Accumulator):
     def compute(self) -> dict[str, np.ndarray]:
         """``count`` (C,), ``mean`` (C, dim) and unbiased ``covariance`` (C, dim, dim);
         mean/covariance rows are NaN for classes with too few examples (< 1 / < 2)."""
-        count = self._state["count"]
-        mean = self._state["mean"].copy()
+        state = self._host_state()
+        count = state["count"]
+        mean = state["mean"].copy()
         mean[count == 0] = np.nan
-        cov = self._state["m2"] / np.maximum(count - 1, 1)[:, None, None]
+        cov = state["m2"] / np.maximum(count - 1, 1)[:, None, None]
         cov[count < 2] = np.nan
         return {"count": count.copy(), "mean": mean, "covariance": cov}
 
@@ -958,12 +1491,13 @@ class ClassFeatureStats(_Accumulator):
         0.02
         """
         self._flush()
-        count = self._state["count"]
+        state = self._host_state()
+        count = state["count"]
         present = count > 0
         if present.sum() < 2:
             raise ValueError("state: needs examples of at least 2 classes")
-        sw = self._state["m2"][present].sum(0) / count.sum()
-        mu = self._state["mean"][present]
+        sw = state["m2"][present].sum(0) / count.sum()
+        mu = state["mean"][present]
         centred = mu - mu.mean(0)
         sb = centred.T @ centred / present.sum()
         return float(np.trace(sw @ np.linalg.pinv(sb)) / present.sum())
@@ -983,3 +1517,32 @@ class ClassFeatureStats(_Accumulator):
         mean, cov = r["mean"], r["covariance"]
         return _frechet_from_moments(mean[a], cov[a], mean[b], cov[b])
 
+
+    # --- issue 16: neural collapse from the streamed moments (self-contained block) ---
+    def neural_collapse(self, classifier_weight: Any = None) -> dict[str, float]:
+        """Neural-collapse NC1-NC3 from the streamed per-class count/mean/covariance,
+        as :func:`longtail.metrics.neural_collapse` computes them from all the features
+        (Papyan et al. 2020); ``nc4`` needs the features themselves and is NaN here.
+
+        >>> s = ClassFeatureStats(2, 2)
+        >>> s.update([[1.1, 0.1], [0.9, -0.1], [-1.1, 0.1], [-0.9, -0.1]], [0, 0, 1, 1])
+        >>> round(s.neural_collapse()["nc1"], 6)
+        0.005
+        """
+        from longtail.metrics.collapse import _check_weight, _collapse_from_moments
+
+        r = self.compute()
+        count = r["count"]
+        present = np.flatnonzero(count > 0)
+        # compute() gives unbiased covariances (NaN for one example); NC1 uses 1/n_c.
+        n = count[present].astype(np.float64)
+        cov = np.nan_to_num(r["covariance"][present]) * ((n - 1) / n)[:, None, None]
+        w = None
+        if classifier_weight is not None:
+            w = _check_weight(classifier_weight, self.dim)
+            if w.shape[0] != self.num_classes:
+                raise ValueError(
+                    f"classifier_weight: expected {self.num_classes} rows (num_classes), "
+                    f"got {w.shape[0]}"
+                )
+        return _collapse_from_moments(present, r["mean"][present], cov.mean(axis=0), w)

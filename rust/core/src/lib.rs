@@ -5,6 +5,7 @@
 //! releases the GIL and maps [`Error`] to Python exceptions.
 
 pub mod cluster;
+pub mod detection;
 pub mod error;
 pub mod metrics;
 pub mod rng;

@@ -7,10 +7,13 @@
 use pyo3::prelude::*;
 
 mod cluster;
+mod detection;
 mod metrics;
 mod run;
 mod samplers;
 mod streaming;
+// issue 16: bootstrap intervals
+mod bootstrap;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -20,5 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     cluster::register(m)?;
     streaming::register(m)?;
+    bootstrap::register(m)?;
+    detection::register(m)?;
     Ok(())
 }

@@ -14,6 +14,54 @@ use pyo3::prelude::*;
 
 use crate::run::{self, slice1, slice2};
 
+/// 1-D scores in the caller's dtype: float32 stays float32 down to the kernel.
+#[derive(FromPyObject)]
+enum Scores1<'py> {
+    F32(PyReadonlyArray1<'py, f32>),
+    F64(PyReadonlyArray1<'py, f64>),
+}
+
+/// Row-major 2-D scores in the caller's dtype (never a float64 copy of a float32 matrix).
+#[derive(FromPyObject)]
+enum Scores2<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// `$body` with `$s` the slice of 1-D scores (f32 or f64).
+macro_rules! with1 {
+    ($scores:expr, |$s:ident| $body:expr) => {
+        match &$scores {
+            Scores1::F32(a) => {
+                let $s = slice1(a, "y_score")?;
+                $body
+            }
+            Scores1::F64(a) => {
+                let $s = slice1(a, "y_score")?;
+                $body
+            }
+        }
+    };
+}
+
+/// `$body` with `$s` the row-major slice of 2-D scores, `$n` rows and `$c` columns.
+macro_rules! with2 {
+    ($scores:expr, |$s:ident, $n:ident, $c:ident| $body:expr) => {
+        match &$scores {
+            Scores2::F32(a) => {
+                let ($n, $c) = (a.shape()[0], a.shape()[1]);
+                let $s = slice2(a, "y_score")?;
+                $body
+            }
+            Scores2::F64(a) => {
+                let ($n, $c) = (a.shape()[0], a.shape()[1]);
+                let $s = slice2(a, "y_score")?;
+                $body
+            }
+        }
+    };
+}
+
 fn metric(name: &str) -> PyResult<ranking::Metric> {
     match name {
         "roc_auc" => Ok(ranking::Metric::RocAuc),
@@ -42,7 +90,7 @@ fn matrix<'py>(
 fn binary_clf_curve<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, u8>,
-    scores: PyReadonlyArray1<'py, f64>,
+    scores: Scores1<'py>,
     sample_weight: Option<PyReadonlyArray1<'py, f64>>,
 ) -> PyResult<(
     Bound<'py, PyArray1<f64>>,
@@ -50,12 +98,13 @@ fn binary_clf_curve<'py>(
     Bound<'py, PyArray1<f64>>,
 )> {
     let y = slice1(&y, "y_true")?;
-    let s = slice1(&scores, "y_score")?;
     let w = match &sample_weight {
         Some(a) => Some(slice1(a, "sample_weight")?),
         None => None,
     };
-    let c = run::detached(py, || ranking::binary_curve(y, s, w))?;
+    let c = with1!(scores, |s| run::detached(py, || ranking::binary_curve(
+        y, s, w
+    ))?);
     Ok((
         PyArray1::from_vec(py, c.fps),
         PyArray1::from_vec(py, c.tps),
@@ -70,18 +119,19 @@ fn binary_clf_curve<'py>(
 fn binary_score(
     py: Python<'_>,
     y: PyReadonlyArray1<'_, u8>,
-    scores: PyReadonlyArray1<'_, f64>,
+    scores: Scores1<'_>,
     sample_weight: Option<PyReadonlyArray1<'_, f64>>,
     metric: &str,
 ) -> PyResult<f64> {
     let m = self::metric(metric)?;
     let y = slice1(&y, "y_true")?;
-    let s = slice1(&scores, "y_score")?;
     let w = match &sample_weight {
         Some(a) => Some(slice1(a, "sample_weight")?),
         None => None,
     };
-    run::detached(py, || ranking::binary_metric(y, s, w, m))
+    with1!(scores, |s| run::detached(py, || ranking::binary_metric(
+        y, s, w, m
+    )))
 }
 
 /// Per-column binary metric of an `n x C` score matrix: against encoded classes
@@ -90,15 +140,13 @@ fn binary_score(
 #[pyo3(signature = (scores, classes, indicator, sample_weight, metric))]
 fn per_column_score<'py>(
     py: Python<'py>,
-    scores: PyReadonlyArray2<'py, f64>,
+    scores: Scores2<'py>,
     classes: Option<PyReadonlyArray1<'py, u32>>,
     indicator: Option<PyReadonlyArray2<'py, u8>>,
     sample_weight: Option<PyReadonlyArray1<'py, f64>>,
     metric: &str,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let m = self::metric(metric)?;
-    let (n, c) = (scores.shape()[0], scores.shape()[1]);
-    let s = slice2(&scores, "y_score")?;
     let truth = match (&classes, &indicator) {
         (Some(y), None) => ranking::Truth::Classes(slice1(y, "y_true")?),
         (None, Some(y)) => ranking::Truth::Indicator(slice2(y, "y_true")?),
@@ -113,7 +161,10 @@ fn per_column_score<'py>(
         Some(a) => Some(slice1(a, "sample_weight")?),
         None => None,
     };
-    let out = run::detached(py, || ranking::per_column(truth, s, n, c, w, m))?;
+    let out = with2!(scores, |s, n, c| run::detached(
+        py,
+        || ranking::per_column(truth, s, n, c, w, m)
+    )?);
     Ok(PyArray1::from_vec(py, out))
 }
 
@@ -122,12 +173,13 @@ fn per_column_score<'py>(
 fn ovo_pair_auc<'py>(
     py: Python<'py>,
     classes: PyReadonlyArray1<'py, u32>,
-    scores: PyReadonlyArray2<'py, f64>,
+    scores: Scores2<'py>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let (n, c) = (scores.shape()[0], scores.shape()[1]);
-    let s = slice2(&scores, "y_score")?;
     let y = slice1(&classes, "y_true")?;
-    let out = run::detached(py, || ranking::ovo_pairs(y, s, n, c))?;
+    let (out, c) = with2!(scores, |s, n, c| (
+        run::detached(py, || ranking::ovo_pairs(y, s, n, c))?,
+        c
+    ));
     matrix(py, out, c, c)
 }
 
@@ -145,10 +197,19 @@ fn label_range(
 
 /// Whether every row of a score matrix sums to 1 (numpy's `allclose` tolerances).
 #[pyfunction]
-fn rows_sum_to_one(py: Python<'_>, scores: PyReadonlyArray2<'_, f64>) -> PyResult<bool> {
-    let c = scores.shape()[1];
-    let s = slice2(&scores, "y_score")?;
-    run::detached(py, || Ok(ranking::rows_sum_to_one(s, c)))
+fn rows_sum_to_one(py: Python<'_>, scores: Scores2<'_>) -> PyResult<bool> {
+    with2!(scores, |s, _n, c| run::detached(py, || Ok(
+        ranking::rows_sum_to_one(s, c)
+    )))
+}
+
+/// ValueError ("y_score: contains NaN or infinity") unless every score is finite; one
+/// parallel pass, no temporary.
+#[pyfunction]
+fn check_finite(py: Python<'_>, scores: Scores2<'_>) -> PyResult<()> {
+    with2!(scores, |s, _n, _c| run::detached(py, || {
+        ranking::check_finite_matrix(s)
+    }))
 }
 
 /// `(min, max)` of a label array, None when empty.
@@ -241,13 +302,13 @@ fn confusion_matrix_auto<'py>(
 fn top_k_hits<'py>(
     py: Python<'py>,
     classes: PyReadonlyArray1<'py, u32>,
-    scores: PyReadonlyArray2<'py, f64>,
+    scores: Scores2<'py>,
     k: usize,
 ) -> PyResult<Bound<'py, PyArray1<u8>>> {
-    let (n, c) = (scores.shape()[0], scores.shape()[1]);
-    let s = slice2(&scores, "y_score")?;
     let y = slice1(&classes, "y_true")?;
-    let out = run::detached(py, || classification::top_k_hits(y, s, n, c, k))?;
+    let out = with2!(scores, |s, n, c| run::detached(py, || {
+        classification::top_k_hits(y, s, n, c, k)
+    })?);
     Ok(PyArray1::from_vec(py, out))
 }
 
@@ -263,5 +324,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(confusion_matrix_lut, m)?)?;
     m.add_function(wrap_pyfunction!(confusion_matrix_auto, m)?)?;
     m.add_function(wrap_pyfunction!(top_k_hits, m)?)?;
+    m.add_function(wrap_pyfunction!(check_finite, m)?)?;
     Ok(())
 }

@@ -30,6 +30,7 @@ use rayon::prelude::*;
 
 use super::ranking::{check_len, non_finite, Metric};
 use super::sort::{desc_key, from_desc_key, sort_stable_slice};
+use crate::streaming::Score;
 use crate::Result;
 
 /// Items per chunk of the first pass.
@@ -296,7 +297,7 @@ struct Counts {
     hi: u64,
 }
 
-fn count<B: Bucketer>(y: &[u8], s: &[f64], map: B, nb: usize) -> Counts {
+fn count<T: Score, B: Bucketer>(y: &[u8], s: &[T], map: B, nb: usize) -> Counts {
     // At most 2^31 items per chunk: a chunk's counts share one u64 per bucket.
     let chunk = y
         .len()
@@ -312,6 +313,7 @@ fn count<B: Bucketer>(y: &[u8], s: &[f64], map: B, nb: usize) -> Counts {
             let mut base = vec![u64::MAX; nb];
             let (mut lo, mut hi) = (u64::MAX, 0u64);
             for (&t, &x) in yc.iter().zip(sc) {
+                let x = x.to_f64();
                 let k = desc_key(x);
                 lo = lo.min(k);
                 hi = hi.max(k);
@@ -389,9 +391,9 @@ struct Distributed {
 }
 
 /// None when a bucket spans 2^63 keys or more (no bit left for the label).
-fn distribute<B: Bucketer>(
+fn distribute<T: Score, B: Bucketer>(
     y: &[u8],
-    s: &[f64],
+    s: &[T],
     map: B,
     nb: usize,
     c: &Counts,
@@ -424,6 +426,7 @@ fn distribute<B: Bucketer>(
             let end: Vec<usize> = next.iter().zip(h).map(|(a, b)| a + b).collect();
             let mut all = 0u64;
             for (&t, &x) in yc.iter().zip(sc) {
+                let x = x.to_f64();
                 let k = desc_key(x);
                 let b = map.bucket(x, k);
                 let off = k - kbase[b];
@@ -444,9 +447,9 @@ fn distribute<B: Bucketer>(
 
 /// Count, then scatter and sum the buckets; None when a bucket's key range leaves no bit
 /// for the label (scores of both signs with a bucket across zero wider than about 2).
-fn bucketed<B: Bucketer>(
+fn bucketed<T: Score, B: Bucketer>(
     y: &[u8],
-    s: &[f64],
+    s: &[T],
     m: Metric,
     map: B,
     nb: usize,
@@ -511,12 +514,12 @@ fn bucketed<B: Bucketer>(
 /// ROC AUC (NaN when a class is absent) or average precision (0 without positives) of
 /// `y` (non-zero = positive) and finite scores `s`, unit weights; None when the scores
 /// span nearly all floats of both signs (left to the sort).
-pub fn unit_binary(y: &[u8], s: &[f64], m: Metric) -> Result<Option<f64>> {
+pub fn unit_binary<T: Score>(y: &[u8], s: &[T], m: Metric) -> Result<Option<f64>> {
     unit_binary_at(y, s, m, BIG)
 }
 
 /// [`unit_binary`], sorting buckets of more than `big` items with the parallel sort.
-fn unit_binary_at(y: &[u8], s: &[f64], m: Metric, big: usize) -> Result<Option<f64>> {
+fn unit_binary_at<T: Score>(y: &[u8], s: &[T], m: Metric, big: usize) -> Result<Option<f64>> {
     check_len(y.len(), s.len(), "y_score")?;
     let n = y.len();
     if n == 0 {
@@ -528,7 +531,11 @@ fn unit_binary_at(y: &[u8], s: &[f64], m: Metric, big: usize) -> Result<Option<f
     // Bucket mapping from a sample: the highest varying bits of the key, or linear in
     // the score when that spreads the sample better (uniform scores: the top binade
     // holds half of them).
-    let sample: Vec<f64> = s.iter().step_by((n / SAMPLE).max(1)).copied().collect();
+    let sample: Vec<f64> = s
+        .iter()
+        .step_by((n / SAMPLE).max(1))
+        .map(|x| x.to_f64())
+        .collect();
     if sample.iter().any(|x| !x.is_finite()) {
         return Err(non_finite());
     }
@@ -657,7 +664,7 @@ mod tests {
         check(&y, &[0.25; 5], "all equal");
         check(&[1, 1, 1], &[0.1, 0.2, 0.3], "positives only");
         check(&[0, 0], &[0.1, 0.2], "negatives only");
-        let empty = unit_binary(&[], &[], Metric::RocAuc).expect("empty");
+        let empty = unit_binary::<f64>(&[], &[], Metric::RocAuc).expect("empty");
         assert!(empty.is_some_and(f64::is_nan));
     }
 

@@ -2,13 +2,20 @@
 
 use rayon::prelude::*;
 
+use crate::streaming::Score;
 use crate::{Error, Result};
 
 /// Whether the true class of each row is among its `k` highest scores, with
 /// scikit-learn's tie order: `argsort(kind="mergesort")[:, ::-1]` puts, among equal
 /// scores, the higher class index first. So class `t` is a hit iff
 /// `#{j: s_j > s_t} + #{j > t: s_j == s_t} < k`.
-pub fn top_k_hits(y: &[u32], scores: &[f64], n: usize, c: usize, k: usize) -> Result<Vec<u8>> {
+pub fn top_k_hits<T: Score>(
+    y: &[u32],
+    scores: &[T],
+    n: usize,
+    c: usize,
+    k: usize,
+) -> Result<Vec<u8>> {
     if n.checked_mul(c) != Some(scores.len()) {
         return Err(Error::value("y_score", "shape does not match y_true"));
     }
@@ -17,7 +24,7 @@ pub fn top_k_hits(y: &[u32], scores: &[f64], n: usize, c: usize, k: usize) -> Re
     }
     if scores
         .par_chunks(1 << 16)
-        .any(|ch| ch.iter().any(|x| x.is_nan()))
+        .any(|ch| ch.iter().any(|x| x.to_f64().is_nan()))
     {
         return Err(Error::value("y_score", "contains NaN"));
     }
@@ -32,9 +39,10 @@ pub fn top_k_hits(y: &[u32], scores: &[f64], n: usize, c: usize, k: usize) -> Re
         .zip(y.par_iter())
         .map(|(row, &t)| {
             let t = t as usize;
-            let st = row[t];
+            let st = row[t].to_f64();
             let mut rank = 0usize;
             for (j, &s) in row.iter().enumerate() {
+                let s = s.to_f64();
                 rank += usize::from(s > st || (s == st && j > t));
             }
             u8::from(rank < k)

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 
 use super::bucket::unit_binary;
 use super::sort::{desc_key, from_desc_key, lsd_sort_serial, sort_stable, Keyed};
+use crate::streaming::Score;
 use crate::{Error, Result};
 
 /// An item with a key and a weight.
@@ -256,7 +257,7 @@ pub(super) fn non_finite() -> Error {
 
 /// Split one binary problem into positive and negative keys (unit weights), in input
 /// order: chunks count their positives first, so each can fill its own disjoint slots.
-fn split_unit(y: &[u8], s: &[f64]) -> Result<(Vec<u64>, Vec<u64>)> {
+fn split_unit<T: Score>(y: &[u8], s: &[T]) -> Result<(Vec<u64>, Vec<u64>)> {
     check_len(y.len(), s.len(), "y_score")?;
     const CH: usize = 1 << 16;
     let npos: Vec<usize> = y
@@ -286,6 +287,7 @@ fn split_unit(y: &[u8], s: &[f64]) -> Result<(Vec<u64>, Vec<u64>)> {
             let (mut i, mut j) = (0, 0);
             let mut ok = true;
             for (&t, &x) in yc.iter().zip(sc) {
+                let x = x.to_f64();
                 ok &= x.is_finite();
                 if t != 0 {
                     p[i] = desc_key(x);
@@ -308,13 +310,14 @@ fn split_unit(y: &[u8], s: &[f64]) -> Result<(Vec<u64>, Vec<u64>)> {
 type WeightedSides = (Vec<(u64, f64)>, Vec<(u64, f64)>);
 
 /// Split one weighted binary problem, dropping zero weights as scikit-learn does.
-fn split_weighted(y: &[u8], s: &[f64], w: &[f64]) -> Result<WeightedSides> {
+fn split_weighted<T: Score>(y: &[u8], s: &[T], w: &[f64]) -> Result<WeightedSides> {
     check_len(y.len(), s.len(), "y_score")?;
     check_len(y.len(), w.len(), "sample_weight")?;
     check_weights(w)?;
     let mut pos = Vec::new();
     let mut neg = Vec::new();
     for ((&t, &x), &wi) in y.iter().zip(s).zip(w) {
+        let x = x.to_f64();
         if !x.is_finite() {
             return Err(non_finite());
         }
@@ -338,7 +341,7 @@ fn sort_both<T: Keyed>(pos: &mut Vec<T>, neg: &mut Vec<T>) {
 /// scikit-learn's `confusion_matrix_at_thresholds` for `y` in {0, 1} (non-zero = positive):
 /// cumulative `fps`, `tps` and the distinct scores, highest first. Zero weights are
 /// dropped first.
-pub fn binary_curve(y: &[u8], s: &[f64], w: Option<&[f64]>) -> Result<Curve> {
+pub fn binary_curve<T: Score>(y: &[u8], s: &[T], w: Option<&[f64]>) -> Result<Curve> {
     let mut c = Curve::default();
     let mut push = |k: u64, tp: f64, fp: f64| {
         c.tps.push(tp);
@@ -362,7 +365,7 @@ pub fn binary_curve(y: &[u8], s: &[f64], w: Option<&[f64]>) -> Result<Curve> {
 
 /// One binary metric (ROC AUC or average precision) without building the curve.
 /// ROC AUC is NaN when either class has no weight.
-pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Result<f64> {
+pub fn binary_metric<T: Score>(y: &[u8], s: &[T], w: Option<&[f64]>, m: Metric) -> Result<f64> {
     match w {
         None => match unit_binary(y, s, m)? {
             Some(v) => Ok(v),
@@ -381,22 +384,23 @@ pub fn binary_metric(y: &[u8], s: &[f64], w: Option<&[f64]>, m: Metric) -> Resul
 }
 
 /// Check the shape of a row-major `n x c` score matrix and that it is finite.
-fn check_matrix(scores: &[f64], n: usize, c: usize) -> Result<()> {
+fn check_matrix<T: Score>(scores: &[T], n: usize, c: usize) -> Result<()> {
     check_matrix_shape(scores, n, c)?;
     check_finite_matrix(scores)
 }
 
-fn check_finite_matrix(scores: &[f64]) -> Result<()> {
+/// NaN or infinity anywhere in `scores` is an error (chunks in parallel, no temporary).
+pub fn check_finite_matrix<T: Score>(scores: &[T]) -> Result<()> {
     if scores
         .par_chunks(1 << 16)
-        .any(|ch| ch.iter().any(|x| !x.is_finite()))
+        .any(|ch| ch.iter().any(|x| !x.to_f64().is_finite()))
     {
         return Err(non_finite());
     }
     Ok(())
 }
 
-fn check_matrix_shape(scores: &[f64], n: usize, c: usize) -> Result<()> {
+fn check_matrix_shape<T>(scores: &[T], n: usize, c: usize) -> Result<()> {
     if n.checked_mul(c) != Some(scores.len()) {
         return Err(Error::value(
             "y_score",
@@ -416,13 +420,13 @@ const BLOCK: usize = 8;
 
 /// Whether every row of an `n x c` matrix sums to 1 as numpy's `allclose(1, sums)` sees
 /// it (`|sum - 1| <= 1e-8 + 1e-5 |sum|`; a NaN sum fails), rows in parallel.
-pub fn rows_sum_to_one(scores: &[f64], c: usize) -> bool {
+pub fn rows_sum_to_one<T: Score>(scores: &[T], c: usize) -> bool {
     if c == 0 {
         return scores.is_empty();
     }
     scores.par_chunks(c << 12).all(|block| {
         block.chunks(c).all(|row| {
-            let s: f64 = row.iter().sum();
+            let s: f64 = row.iter().map(|x| x.to_f64()).sum();
             (s - 1.0).abs() <= 1e-8 + 1e-5 * s.abs()
         })
     })
@@ -448,7 +452,13 @@ enum Side {
 /// then each column's keys are placed with that column's state hot in cache. A column
 /// with few positives gathers them first through the rows of its class, so its
 /// negatives are never stored.
-fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) -> Option<Vec<f64>> {
+fn one_vs_rest_unit<T: Score>(
+    y: &[u32],
+    scores: &[T],
+    n: usize,
+    c: usize,
+    m: Metric,
+) -> Option<Vec<f64>> {
     // Rows grouped by class (counting sort), classes outside [0, c) dropped.
     let mut start = vec![0usize; c + 1];
     for &v in y {
@@ -484,7 +494,7 @@ fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) ->
                     if few(np, n) {
                         let mut pos: Vec<u64> = rows_of[start[j]..start[j + 1]]
                             .iter()
-                            .map(|&r| desc_key(scores[r as usize * c + j]))
+                            .map(|&r| desc_key(scores[r as usize * c + j].to_f64()))
                             .collect();
                         lsd_sort_serial(&mut pos, &mut buf);
                         Side::Few(FewPositives::new(&pos))
@@ -500,6 +510,7 @@ fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) ->
                 for r in 0..rows {
                     let row = &scores[(r0 + r) * c + c0..(r0 + r) * c + c1];
                     for (t, &x) in row.iter().enumerate() {
+                        let x = x.to_f64();
                         finite &= x.is_finite();
                         tile[t * OVR_TILE + r] = desc_key(x);
                     }
@@ -548,9 +559,9 @@ fn one_vs_rest_unit(y: &[u32], scores: &[f64], n: usize, c: usize, m: Metric) ->
 
 /// The binary metric of every column `c` of an `n x C` row-major score matrix against
 /// `truth` (one-vs-rest for classes, per label for indicators), columns in parallel.
-pub fn per_column(
+pub fn per_column<T: Score>(
     truth: Truth<'_>,
-    scores: &[f64],
+    scores: &[T],
     n: usize,
     c: usize,
     w: Option<&[f64]>,
@@ -593,7 +604,7 @@ pub fn per_column(
                     for i in 0..n {
                         let row = &scores[i * c..(i + 1) * c];
                         for (col, side) in (c0..c1).zip(sides.iter_mut()) {
-                            let k = desc_key(row[col]);
+                            let k = desc_key(row[col].to_f64());
                             if is_pos(i, col) {
                                 side.0.push(k);
                             } else {
@@ -621,7 +632,7 @@ pub fn per_column(
                         }
                         let row = &scores[i * c..(i + 1) * c];
                         for (col, side) in (c0..c1).zip(sides.iter_mut()) {
-                            let it = (desc_key(row[col]), w[i]);
+                            let it = (desc_key(row[col].to_f64()), w[i]);
                             if is_pos(i, col) {
                                 side.0.push(it);
                             } else {
@@ -648,7 +659,7 @@ pub fn per_column(
 /// than a random row of class `j` (ties count one half); NaN on the diagonal and where a
 /// class is absent. For each class, one sort of column `i` and one pass give A(i|j) for
 /// every `j`.
-pub fn ovo_pairs(y: &[u32], scores: &[f64], n: usize, c: usize) -> Result<Vec<f64>> {
+pub fn ovo_pairs<T: Score>(y: &[u32], scores: &[T], n: usize, c: usize) -> Result<Vec<f64>> {
     check_matrix(scores, n, c)?;
     check_len(n, y.len(), "y_true")?;
     if let Some(&bad) = y.iter().find(|&&v| v as usize >= c) {
@@ -676,7 +687,7 @@ pub fn ovo_pairs(y: &[u32], scores: &[f64], n: usize, c: usize) -> Result<Vec<f6
             for r in 0..n {
                 let row = &scores[r * c + c0..r * c + c0 + width];
                 for (k, &x) in row.iter().enumerate() {
-                    out[k * n + r] = desc_key(x);
+                    out[k * n + r] = desc_key(x.to_f64());
                 }
             }
         });
@@ -821,6 +832,29 @@ mod tests {
     }
 
     #[test]
+    fn float32_scores_give_the_float64_result() {
+        let y = [1u8, 0, 1, 1, 0, 0, 1, 0];
+        let s32 = [0.9f32, 0.9, 0.3, 0.5, 0.1, 0.5, 0.5, -0.0];
+        let s64: Vec<f64> = s32.iter().map(|&x| x as f64).collect();
+        for m in [Metric::RocAuc, Metric::AveragePrecision] {
+            let a = binary_metric(&y, &s32, None, m).expect("f32");
+            let b = binary_metric(&y, &s64, None, m).expect("f64");
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        assert!(binary_metric(&[1, 0], &[0.1f32, f32::NAN], None, Metric::RocAuc).is_err());
+        let c = per_column(
+            Truth::Classes(&[0, 1]),
+            &[0.2f32, 0.8, 0.6, 0.4],
+            2,
+            2,
+            None,
+            Metric::RocAuc,
+        )
+        .expect("f32 columns");
+        assert_eq!(c, vec![0.0, 0.0]);
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         assert!(binary_metric(&[1, 0], &[0.1, f64::NAN], None, Metric::RocAuc).is_err());
         assert!(binary_metric(&[1, 0], &[0.1], None, Metric::RocAuc).is_err());
@@ -858,7 +892,7 @@ mod tests {
         assert!(!rows_sum_to_one(&[0.5, f64::NAN], 2));
         let many: Vec<f64> = (0..3 * 10_000).map(|i| [0.2, 0.3, 0.5][i % 3]).collect();
         assert!(rows_sum_to_one(&many, 3));
-        assert!(rows_sum_to_one(&[], 0) && rows_sum_to_one(&[], 4));
+        assert!(rows_sum_to_one::<f64>(&[], 0) && rows_sum_to_one::<f64>(&[], 4));
     }
 
     #[test]
