@@ -10,6 +10,7 @@ mod cluster;
 mod metrics;
 mod run;
 mod samplers;
+mod select;
 mod streaming;
 
 #[pymodule]
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     cluster::register(m)?;
     streaming::register(m)?;
+    select::register(m)?;
     Ok(())
 }
