@@ -140,8 +140,8 @@ impl<'a> Ranker<'a> {
 /// Check the lengths and values of the row keys and indexes against `n` rows.
 pub(crate) fn check_rows(n: usize, key: &RowKey<'_>, indexes: Option<&[i64]>) -> Result<()> {
     match key {
-        RowKey::F32 { scores, .. } => check_scores(*scores, n)?,
-        RowKey::F64 { scores, .. } => check_scores(*scores, n)?,
+        RowKey::F32 { scores, .. } => check_scores(scores, n)?,
+        RowKey::F64 { scores, .. } => check_scores(scores, n)?,
         RowKey::Random { .. } => {}
     }
     if let Some(ix) = indexes {
