@@ -114,6 +114,57 @@ impl XLogX for f64 {
     }
 }
 
+/// Lanes of the row loops.
+const L: usize = 16;
+
+/// (largest, second largest counting repeats, smallest, all finite) of a row.
+#[inline(always)]
+fn lanes<T: Scalar>(row: &[T], two: bool) -> (T, T, T, bool) {
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    let mut p = [ninf; L];
+    let mut q = [ninf; L];
+    let mut lo = [T::from_f64(f64::INFINITY); L];
+    let mut ok = [true; L];
+    let mut it = row.chunks_exact(L);
+    for ch in &mut it {
+        for l in 0..L {
+            let v = ch[l];
+            ok[l] &= v.finite();
+            lo[l] = if v < lo[l] { v } else { lo[l] };
+            if two {
+                let gt = v > p[l];
+                let low = if gt { p[l] } else { v };
+                q[l] = if low > q[l] { low } else { q[l] };
+            }
+            p[l] = if v > p[l] { v } else { p[l] };
+        }
+    }
+    // Merge the lanes and the tail as a plain scan.
+    let (mut b1, mut b2, mut mn, mut fin) = (ninf, ninf, T::from_f64(f64::INFINITY), true);
+    let mut push = |v: T| {
+        if v > b1 {
+            b2 = b1;
+            b1 = v;
+        } else if v > b2 {
+            b2 = v;
+        }
+    };
+    for l in 0..L {
+        push(p[l]);
+        if two {
+            push(q[l]);
+        }
+        mn = if lo[l] < mn { lo[l] } else { mn };
+        fin &= ok[l];
+    }
+    for &v in it.remainder() {
+        push(v);
+        fin &= v.finite();
+        mn = if v < mn { v } else { mn };
+    }
+    (b1, b2, mn, fin)
+}
+
 /// Rows per parallel task.
 const ROWS: usize = 64;
 
@@ -140,23 +191,11 @@ impl<T: XLogX> Kernel for Chunk<'_, T> {
         let zero = T::from_f64(0.0);
         let (mut bad, mut neg) = (false, false);
         for ((row, s), a) in x.chunks_exact(c).zip(score.iter_mut()).zip(arg.iter_mut()) {
-            // Branch-free best two and argmax, ties to the smaller column.
-            let mut b1 = row[0];
-            let mut b2 = T::from_f64(f64::NEG_INFINITY);
-            let mut j1 = 0usize;
-            let mut ok = row[0].finite();
-            let mut lo = row[0];
-            for (j, &v) in row.iter().enumerate().skip(1) {
-                ok &= v.finite();
-                lo = if v < lo { v } else { lo };
-                let gt = v > b1;
-                let low = if gt { b1 } else { v };
-                b2 = if low > b2 { low } else { b2 };
-                j1 = if gt { j } else { j1 };
-                b1 = if gt { v } else { b1 };
-            }
+            // Lane-wise maxima (and top two), so the loops vectorise; the argmax is the
+            // first column equal to the maximum (ties to the smaller class).
+            let (b1, b2, lo, ok) = lanes(row, mode == Scan::Margin);
             bad |= !ok;
-            *a = j1 as i64;
+            *a = row.iter().position(|&v| v == b1).unwrap_or(0) as i64;
             *s = match mode {
                 Scan::Max => b1.to_f64(),
                 Scan::LeastConfidence => 1.0 - b1.to_f64(),

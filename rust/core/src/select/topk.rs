@@ -208,36 +208,44 @@ pub(crate) fn topk_with<I: Idx + Default>(
         segs.push(head);
         rest = tail;
     }
-    let picks: Vec<i64> = segs
+    let picks: Vec<Vec<usize>> = segs
         .into_par_iter()
         .zip(kept.par_iter())
-        .flat_map_iter(|(seg, &k)| {
+        .map(|(seg, &k)| {
             let m = q[k as usize] as usize;
             seg.select_nth_unstable_by(m - 1, |a, b| {
                 a.0.cmp(&b.0)
                     .then_with(|| ranker.tie(a.1.to_u64() as usize, b.1.to_u64() as usize))
             });
-            seg[..m]
-                .iter()
-                .map(|p| p.1.to_u64() as i64)
-                .collect::<Vec<_>>()
+            seg[..m].iter().map(|p| p.1.to_u64() as usize).collect()
         })
         .collect();
     drop(items);
-    let mut out: Vec<i64> = if whole.iter().any(|&w| w) {
-        labels
-            .par_iter()
-            .enumerate()
-            .with_min_len(1 << 14)
-            .filter(|(_, &v)| whole[map.id(v) as usize])
-            .map(|(r, _)| r as i64)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    out.extend_from_slice(&picks);
-    out.par_sort_unstable();
-    out
+    // One bit per row for the picks, then one ordered pass over the labels: the output
+    // comes out ascending without a sort.
+    let mut bits = vec![0u64; labels.len().div_ceil(64)];
+    for p in picks.iter().flatten() {
+        bits[p / 64] |= 1u64 << (p % 64);
+    }
+    drop(picks);
+    let any_whole = whole.iter().any(|&w| w);
+    let parts: Vec<Vec<i64>> = labels
+        .par_chunks(1 << 16)
+        .enumerate()
+        .map(|(b, lab)| {
+            let base = b << 16;
+            let mut out = Vec::new();
+            for (r, &v) in lab.iter().enumerate() {
+                let i = base + r;
+                let hit = (bits[i / 64] >> (i % 64)) & 1 == 1;
+                if hit || (any_whole && whole[map.id(v) as usize]) {
+                    out.push(i as i64);
+                }
+            }
+            out
+        })
+        .collect();
+    parts.concat()
 }
 
 #[cfg(test)]
