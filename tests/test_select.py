@@ -565,3 +565,30 @@ def test_readme_data_selection_examples_run():
     assert len(blocks) == 3
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {})
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    import longtail
+
+    y, s = _data(20_000, seed=8, ties=True)
+    p = _probs(3000, 12, 9, np.float32)
+    x = np.random.default_rng(10).normal(size=(3000, 6))
+
+    def run():
+        return [
+            select_per_class(y, 40, scores=s.astype(np.float32)),
+            select_per_class(y, 40, seed=1),
+            stratified_select(y, s, 30, n_strata=5),
+            uncertainty_query(p, 300, class_balanced=True),
+            kcenter_greedy(x, 30),
+        ]
+
+    try:
+        longtail.set_num_threads(1)
+        one = run()
+        longtail.set_num_threads(2)
+        two = run()
+    finally:
+        longtail.set_num_threads(0)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)

@@ -40,8 +40,10 @@ impl ClassMap {
         let range = (hi as i128 - lo as i128 + 1) as u128;
         let mut map = if range <= DENSE_RANGE {
             let range = range as usize;
+            // Chunks of at least 8 rows per table slot, so zeroing the per-chunk
+            // tables costs at most an eighth of the pass over the labels.
             let hist = labels
-                .par_chunks(1 << 18)
+                .par_chunks((1 << 18).max(range * 8))
                 .map(|c| {
                     let mut h = vec![0u64; range];
                     for &v in c {
@@ -185,6 +187,22 @@ where
     E: Send + Sync + Copy + Default,
     F: Fn(usize) -> E + Sync + Send,
 {
+    group_rows_where(labels, map, keep, |_, _| true, make)
+}
+
+/// [`group_rows`] of only the rows with `take(row, class)`.
+pub fn group_rows_where<E, T, F>(
+    labels: &[i64],
+    map: &ClassMap,
+    keep: &[bool],
+    take: T,
+    make: F,
+) -> (Vec<E>, Vec<usize>, Vec<u32>)
+where
+    E: Send + Sync + Copy + Default,
+    T: Fn(usize, usize) -> bool + Sync + Send,
+    F: Fn(usize) -> E + Sync + Send,
+{
     let c = map.len();
     let n = labels.len();
     // Kept classes get consecutive slots; others map to NONE.
@@ -198,14 +216,8 @@ where
         }
     }
     let m = kept.len();
-    let mut offsets = vec![0usize; m + 1];
-    for (s, &k) in kept.iter().enumerate() {
-        offsets[s + 1] = offsets[s] + map.counts[k as usize] as usize;
-    }
-    let total = offsets[m];
-    let mut items = vec![E::default(); total];
     if m == 0 {
-        return (items, offsets, kept);
+        return (Vec::new(), vec![0], kept);
     }
     // Chunks: enough for the threads, few enough that the per-chunk class tables stay
     // small next to the rows. Only the work split depends on the thread count; every
@@ -216,17 +228,24 @@ where
     let chunk = n.div_ceil(nchunks);
     let chunk_counts: Vec<Vec<usize>> = labels
         .par_chunks(chunk)
-        .map(|ch| {
+        .enumerate()
+        .map(|(ch, lab)| {
             let mut h = vec![0usize; m];
-            for &v in ch {
-                let s = slot[map.id(v) as usize];
-                if s != NONE {
+            for (r, &v) in lab.iter().enumerate() {
+                let k = map.id(v) as usize;
+                let s = slot[k];
+                if s != NONE && take(ch * chunk + r, k) {
                     h[s as usize] += 1;
                 }
             }
             h
         })
         .collect();
+    let mut offsets = vec![0usize; m + 1];
+    for s in 0..m {
+        offsets[s + 1] = offsets[s] + chunk_counts.iter().map(|h| h[s]).sum::<usize>();
+    }
+    let mut items = vec![E::default(); offsets[m]];
     // Cut every class segment into per-chunk parts, then hand each chunk its parts.
     let mut parts: Vec<Vec<&mut [E]>> = (0..chunk_counts.len())
         .map(|_| Vec::with_capacity(m))
@@ -247,8 +266,9 @@ where
             let mut pos = vec![0usize; m];
             let base = ch * chunk;
             for (r, &v) in lab.iter().enumerate() {
-                let s = slot[map.id(v) as usize];
-                if s != NONE {
+                let k = map.id(v) as usize;
+                let s = slot[k];
+                if s != NONE && take(base + r, k) {
                     let s = s as usize;
                     dst[s][pos[s]] = make(base + r);
                     pos[s] += 1;

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use super::classes::{group_rows, ClassMap, QuotaSpec};
+use super::classes::{group_rows_where, ClassMap, QuotaSpec};
 use super::keys::{random_key, seed_key};
 use crate::cluster::{check_finite, Scalar};
 use crate::sampling::Idx;
@@ -185,6 +185,54 @@ pub fn select_topk(
     }
 }
 
+/// Rows sampled per class for the cuts: one row in `SAMPLE`.
+const SAMPLE: usize = 32;
+
+/// Per class, a key prefix that at least `q[k]` rows of the class are very likely at or
+/// below, from every `SAMPLE`-th row; `u32::MAX` (no cut) where a cut would not pay.
+/// Only rows at or below the cut are grouped. The cut never changes the result: if at
+/// least `q[k]` rows pass it, every row of the top `q[k]` passes (a row above the cut
+/// ranks after all of them); if fewer pass, the caller regroups the class uncut.
+fn prefix_cuts(
+    labels: &[i64],
+    map: &ClassMap,
+    q: &[u64],
+    partial: &[bool],
+    ranker: &Ranker<'_>,
+) -> Vec<u32> {
+    let mut cut = vec![u32::MAX; map.len()];
+    let worth: Vec<bool> = (0..map.len())
+        .map(|k| partial[k] && map.counts[k] >= 4 * q[k] && map.counts[k] >= 4 * SAMPLE as u64)
+        .collect();
+    if !worth.iter().any(|&w| w) {
+        return cut;
+    }
+    let mut samples: Vec<Vec<u32>> = vec![Vec::new(); map.len()];
+    for r in (0..labels.len()).step_by(SAMPLE) {
+        let k = map.id(labels[r]) as usize;
+        if worth[k] {
+            samples[k].push(ranker.prefix(r));
+        }
+    }
+    cut.par_iter_mut()
+        .zip(samples.par_iter_mut())
+        .enumerate()
+        .for_each(|(k, (c, smp))| {
+            if !worth[k] {
+                return;
+            }
+            // Expected sample rows within the top q, with a margin of ~4 standard
+            // deviations plus a few rows: a short cut (caught and redone) is rare.
+            let want = q[k] as f64 / SAMPLE as f64;
+            let at = (want * 1.1 + 4.0 * want.sqrt() + 4.0).ceil() as usize;
+            if at < smp.len() {
+                let (_, v, _) = smp.select_nth_unstable(at);
+                *c = *v;
+            }
+        });
+    cut
+}
+
 /// [`select_topk`] once the classes and quotas are known; `I` holds row numbers.
 pub(crate) fn topk_with<I: Idx + Default>(
     labels: &[i64],
@@ -198,9 +246,53 @@ pub(crate) fn topk_with<I: Idx + Default>(
         .map(|(&k, &c)| k > 0 && k < c)
         .collect();
     let whole: Vec<bool> = q.iter().zip(&map.counts).map(|(&k, &c)| k >= c).collect();
-    let (mut items, offsets, kept) = group_rows(labels, map, &partial, |r| {
-        (ranker.prefix(r), I::from_u64(r as u64))
-    });
+    let cut = prefix_cuts(labels, map, q, &partial, ranker);
+    let (mut items, offsets, kept) = group_rows_where(
+        labels,
+        map,
+        &partial,
+        |r, k| ranker.prefix(r) <= cut[k],
+        |r| (ranker.prefix(r), I::from_u64(r as u64)),
+    );
+    // A class whose cut let through fewer than its quota (an unlucky sample) is grouped
+    // again without one; the cut is exact otherwise (see `prefix_cuts`).
+    let short: Vec<bool> = kept
+        .iter()
+        .enumerate()
+        .map(|(s, &k)| offsets[s + 1] - offsets[s] < q[k as usize] as usize)
+        .collect();
+    let (items, offsets, kept) = if short.iter().any(|&b| b) {
+        let mut redo = vec![false; map.len()];
+        for (s, &k) in kept.iter().enumerate() {
+            redo[k as usize] = short[s];
+        }
+        let (extra, eoff, ekept) = group_rows_where(
+            labels,
+            map,
+            &redo,
+            |_, _| true,
+            |r| (ranker.prefix(r), I::from_u64(r as u64)),
+        );
+        let mut all = Vec::with_capacity(items.len() + extra.len());
+        let (mut off, mut kk) = (vec![0usize], Vec::new());
+        for (s, &k) in kept.iter().enumerate() {
+            if !short[s] {
+                all.extend_from_slice(&items[offsets[s]..offsets[s + 1]]);
+                off.push(all.len());
+                kk.push(k);
+            }
+        }
+        drop(items);
+        for (s, &k) in ekept.iter().enumerate() {
+            all.extend_from_slice(&extra[eoff[s]..eoff[s + 1]]);
+            off.push(all.len());
+            kk.push(k);
+        }
+        (all, off, kk)
+    } else {
+        (items, offsets, kept)
+    };
+    let mut items = items;
     let mut segs: Vec<&mut [(u32, I)]> = Vec::with_capacity(kept.len());
     let mut rest: &mut [(u32, I)] = &mut items;
     for s in 0..kept.len() {
@@ -307,6 +399,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cut_that_lets_too_few_rows_through_is_redone() {
+        // Every 32nd row (the sampled ones) scores high, so the sample's cut would
+        // let only those 32 rows through: fewer than the quota of 100.
+        let labels = vec![0i64; 1024];
+        let scores: Vec<f32> = (0..1024)
+            .map(|i| if i % 32 == 0 { 10.0 } else { 0.0 })
+            .collect();
+        let key = RowKey::F32 {
+            scores: &scores,
+            largest: true,
+        };
+        let q = QuotaSpec::uniform(100);
+        let got = select_topk(&labels, &q, key, None).unwrap();
+        assert_eq!(got, brute(&labels, &q, key, None));
+        assert_eq!(got.len(), 100);
     }
 
     #[test]
