@@ -247,7 +247,7 @@ pub(crate) fn topk_with<I: Idx + Default>(
         .collect();
     let whole: Vec<bool> = q.iter().zip(&map.counts).map(|(&k, &c)| k >= c).collect();
     let cut = prefix_cuts(labels, map, q, &partial, ranker);
-    let (mut items, offsets, kept) = group_rows_where(
+    let (items, offsets, kept) = group_rows_where(
         labels,
         map,
         &partial,
