@@ -48,8 +48,16 @@ from longtail.select import (  # noqa: E402
 from longtail.select.query import _balanced_quotas  # noqa: E402
 
 ENTRY = Path(__file__).resolve().parent / "select.py"
-COLUMNS = ["function", "size", "longtail s", "reference", "reference s", "x ref", "agree",
-           "extra bytes/row"]
+COLUMNS = [
+    "function",
+    "size",
+    "longtail s",
+    "reference",
+    "reference s",
+    "x ref",
+    "agree",
+    "extra bytes/row",
+]
 
 
 def zipf_labels(n: int, c: int, seed: int = 0) -> np.ndarray:
@@ -116,12 +124,19 @@ def bench_per_class(n: int, c: int = 1000, quota: int = 1000) -> list[dict[str, 
     s = scores_f32(n)
     t_lt, got = timeit(lambda: select_per_class(y, quota, scores=s), repeats=3, warmup=1)
     rows = []
-    for name, fn in [("numpy argsort", numpy_topk_sort),
-                     ("numpy partition", numpy_topk_partition)]:
+    for name, fn in [("numpy argsort", numpy_topk_sort), ("numpy partition", numpy_topk_partition)]:
         t_ref, want = timeit(lambda fn=fn: fn(y, s, quota), repeats=1)
-        rows.append({"function": "select_per_class", "size": f"n={n:.0e}, C={c}, q={quota}",
-                     "longtail s": t_lt, "reference": name, "reference s": t_ref,
-                     "x ref": t_ref / t_lt, "agree": bool(np.array_equal(got, want))})
+        rows.append(
+            {
+                "function": "select_per_class",
+                "size": f"n={n:.0e}, C={c}, q={quota}",
+                "longtail s": t_lt,
+                "reference": name,
+                "reference s": t_ref,
+                "x ref": t_ref / t_lt,
+                "agree": bool(np.array_equal(got, want)),
+            }
+        )
     return rows
 
 
@@ -149,12 +164,21 @@ def rss_child(n: int) -> None:
 
 def bench_per_class_rss(n: int) -> dict[str, Any]:
     """One call on n rows in a fresh process: time and extra peak memory per row."""
-    out = subprocess.run([sys.executable, str(ENTRY), "--rss-child", str(n)],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, str(ENTRY), "--rss-child", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     t, extra, size = float(out[0]), int(out[1]), int(out[2])
-    return {"function": "select_per_class (fresh process)", "size": f"n={n:.0e}, C=1000, q=1000",
-            "longtail s": t, "reference": "(none)", "agree": f"{size} chosen",
-            "extra bytes/row": round(extra / n, 2)}
+    return {
+        "function": "select_per_class (fresh process)",
+        "size": f"n={n:.0e}, C=1000, q=1000",
+        "longtail s": t,
+        "reference": "(none)",
+        "agree": f"{size} chosen",
+        "extra bytes/row": round(extra / n, 2),
+    }
 
 
 def blobs(n: int, d: int, k: int, seed: int = 0) -> np.ndarray:
@@ -199,11 +223,17 @@ def bench_kcenter(n: int, d: int, budget: int) -> list[dict[str, Any]]:
     for how in ("cdist", "matmul"):
         t_ref, want = timeit(lambda how=how: torch_kcenter(x, budget, first, how), repeats=1)
         same = int(np.sum(np.asarray(want) == got))
-        rows.append({"function": "kcenter_greedy", "size": f"{n}x{d}, budget {budget}",
-                     "longtail s": t_lt,
-                     "reference": f"torch {how} ({torch.get_num_threads()} threads)",
-                     "reference s": t_ref, "x ref": t_ref / t_lt,
-                     "agree": f"{same}/{budget} same order"})
+        rows.append(
+            {
+                "function": "kcenter_greedy",
+                "size": f"{n}x{d}, budget {budget}",
+                "longtail s": t_lt,
+                "reference": f"torch {how} ({torch.get_num_threads()} threads)",
+                "reference s": t_ref,
+                "x ref": t_ref / t_lt,
+                "agree": f"{same}/{budget} same order",
+            }
+        )
     return rows
 
 
@@ -245,10 +275,15 @@ def bench_query(n: int, c: int, budget: int) -> dict[str, Any]:
     t_lt, got = timeit(ours, repeats=3, warmup=1)
     t_ref, want = timeit(lambda: numpy_balanced_entropy(p, budget), repeats=1)
     overlap = np.intersect1d(got, want).size
-    return {"function": "uncertainty_query (entropy, balanced)",
-            "size": f"{n}x{c} f32, budget {budget}", "longtail s": t_lt,
-            "reference": "numpy", "reference s": t_ref, "x ref": t_ref / t_lt,
-            "agree": "yes" if np.array_equal(got, want) else f"{overlap}/{budget}"}
+    return {
+        "function": "uncertainty_query (entropy, balanced)",
+        "size": f"{n}x{c} f32, budget {budget}",
+        "longtail s": t_lt,
+        "reference": "numpy",
+        "reference s": t_ref,
+        "x ref": t_ref / t_lt,
+        "agree": "yes" if np.array_equal(got, want) else f"{overlap}/{budget}",
+    }
 
 
 def main() -> None:

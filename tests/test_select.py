@@ -244,15 +244,18 @@ def stratified_ref(y, s, quota, n_strata, frac, prune, seed):
         rows = [i for i in range(len(y)) if y[i] == c]
         sign = -1.0 if prune == "high" else 1.0
         rows.sort(key=lambda i: (sign * s[i] + 0.0, i))
-        rows = rows[int(np.floor(frac * len(rows))):]
+        rows = rows[int(np.floor(frac * len(rows))) :]
         if quota >= len(rows):
             out += rows
             continue
         lo, hi = min(float(s[i]) for i in rows), max(float(s[i]) for i in rows)
         strata = [[] for _ in range(n_strata)]
         for i in rows:
-            k = 0 if hi == lo else min(int(np.floor((float(s[i]) - lo) / (hi - lo) * n_strata)),
-                                       n_strata - 1)
+            k = (
+                0
+                if hi == lo
+                else min(int(np.floor((float(s[i]) - lo) / (hi - lo) * n_strata)), n_strata - 1)
+            )
             strata[k].append(i)
         order = sorted(range(n_strata), key=lambda k: (len(strata[k]), k))
         rem = quota
@@ -312,8 +315,9 @@ def test_pseudo_labels_match_numpy(dtype):
         np.testing.assert_array_equal(idx, want)
         np.testing.assert_array_equal(lab, pred[idx])
     # Torch in, global ids out.
-    idx, lab = class_balanced_pseudo_labels(torch.from_numpy(p), threshold=0.5,
-                                            indexes=np.arange(800) + 1000)
+    idx, lab = class_balanced_pseudo_labels(
+        torch.from_numpy(p), threshold=0.5, indexes=np.arange(800) + 1000
+    )
     np.testing.assert_array_equal(idx - 1000, class_balanced_pseudo_labels(p, threshold=0.5)[0])
     idx, lab = class_balanced_pseudo_labels(p, threshold=1.1)
     assert idx.size == 0 and lab.size == 0
@@ -365,8 +369,15 @@ def test_uncertainty_query_matches_numpy(dtype, strategy):
         got, topk_ref(groups, lambda c: 70 if c == 0 else 0, s, largest, seed=4)
     )
     labeled = np.arange(40) % 9
-    got = uncertainty_query(p, 150, strategy=strategy, class_balanced=True,
-                            labeled_counts=labeled, exclude=exclude, seed=4)
+    got = uncertainty_query(
+        p,
+        150,
+        strategy=strategy,
+        class_balanced=True,
+        labeled_counts=labeled,
+        exclude=exclude,
+        seed=4,
+    )
     groups = pred.copy()
     groups[exclude] = -1
     pool = np.bincount(groups[groups >= 0], minlength=40)
@@ -503,8 +514,11 @@ BAD = [
     (lambda: class_quotas([3, -1], 3), ValueError, "class_counts"),
     (lambda: class_quotas([3, 1], -1), ValueError, "budget"),
     (lambda: class_quotas([3, 1], 2, min_per_class=2), ValueError, "min_per_class"),
-    (lambda: class_quotas([3, 1], 2, min_per_class=2, max_per_class=1), ValueError,
-     "max_per_class"),
+    (
+        lambda: class_quotas([3, 1], 2, min_per_class=2, max_per_class=1),
+        ValueError,
+        "max_per_class",
+    ),
     (lambda: class_quotas([3, 1], 2, power=float("nan")), TypeError, "power"),
     (lambda: class_quotas([[3, 1]], 2), ValueError, "class_counts"),
     (lambda: select_per_class([], 3), ValueError, "labels"),
@@ -531,11 +545,13 @@ BAD = [
     (lambda: uncertainty_query(P, -1), ValueError, "budget"),
     (lambda: uncertainty_query(P, 2, strategy="bald"), ValueError, "strategy"),
     (lambda: uncertainty_query(-P, 2), ValueError, "probs"),
-    (lambda: uncertainty_query(np.full((2, 2), np.inf), 1, strategy="margin"), ValueError,
-     "probs"),
+    (lambda: uncertainty_query(np.full((2, 2), np.inf), 1, strategy="margin"), ValueError, "probs"),
     (lambda: uncertainty_query(P, 2, exclude=[10]), ValueError, "exclude"),
-    (lambda: uncertainty_query(P, 2, class_balanced=True, labeled_counts=[1]), ValueError,
-     "labeled_counts"),
+    (
+        lambda: uncertainty_query(P, 2, class_balanced=True, labeled_counts=[1]),
+        ValueError,
+        "labeled_counts",
+    ),
     (lambda: uncertainty_query(np.zeros((0, 3)), 0), ValueError, "probs"),
     (lambda: kcenter_greedy(P, 11), ValueError, "budget"),
     (lambda: kcenter_greedy(P, 8, labeled=[0, 1, 2]), ValueError, "budget"),

@@ -130,7 +130,7 @@ def test_two_ranks_equal_one_process_on_all_rows(two_ranks, case):
 def test_ranks_send_at_most_quota_candidates_per_class(two_ranks, case):
     quotas = CASES[case]["quotas"]
     for result in two_ranks:
-        (ids, labels), = result["sent"][case]
+        ((ids, labels),) = result["sent"][case]
         counts = np.bincount(labels, minlength=C)
         if isinstance(quotas, dict):
             q = np.array([quotas.get(c, 0) for c in range(C)])

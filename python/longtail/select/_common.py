@@ -71,8 +71,9 @@ def quota_spec(
     if arr.ndim == 0:
         raise TypeError(f"{name}: expected an int, a mapping or an array, got {quotas!r}")
     if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array aligned with the classes, got shape "
-                         f"{arr.shape}")
+        raise ValueError(
+            f"{name}: expected a 1-D array aligned with the classes, got shape {arr.shape}"
+        )
     vals = as_1d_labels(arr, name, allow_empty=True)
     if np.any(vals < 0):
         raise ValueError(f"{name}: quotas must be >= 0")
@@ -89,8 +90,9 @@ def index_set(x: Any, n: int, name: str) -> np.ndarray:
     """Sorted unique row indices from an index array or a boolean mask of length ``n``."""
     arr = to_numpy(x, name)
     if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D index array or boolean mask, got shape "
-                         f"{arr.shape}")
+        raise ValueError(
+            f"{name}: expected a 1-D index array or boolean mask, got shape {arr.shape}"
+        )
     if arr.dtype == np.bool_:
         if arr.size != n:
             raise ValueError(f"{name}: a boolean mask must have {n} entries, got {arr.size}")

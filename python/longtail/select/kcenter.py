@@ -13,9 +13,7 @@ from longtail.select._common import check_count, check_seed, index_set
 __all__ = ["kcenter_greedy"]
 
 
-def kcenter_greedy(
-    features: Any, budget: int, *, labeled: Any = None, seed: int = 0
-) -> np.ndarray:
+def kcenter_greedy(features: Any, budget: int, *, labeled: Any = None, seed: int = 0) -> np.ndarray:
     """Greedy k-center selection (Sener & Savarese 2018, core-set active learning).
 
     Starting from the ``labeled`` rows -- or, with ``labeled=None``, from the row with
