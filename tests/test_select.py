@@ -570,19 +570,6 @@ def test_bad_input_names_the_argument(call, exc, name):
     with pytest.raises(exc, match=name):
         call()
 
-
-def test_readme_data_selection_examples_run():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("\n## Data selection\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 3
-    for code in blocks:
-        exec(compile(code, "README.md", "exec"), {})
-
-
 def test_results_do_not_depend_on_the_thread_count():
     import longtail
 
