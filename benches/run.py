@@ -17,6 +17,7 @@ SCRIPTS = ["samplers", "metrics", "cluster"]
 SCRIPTS += ["losses"]
 SCRIPTS += ["trust"]  # issue 16: per-class bootstrap intervals
 SCRIPTS.append("detection")
+SCRIPTS += ["select", "select_dynamics"]
 
 
 def main() -> int:

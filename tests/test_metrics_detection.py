@@ -773,17 +773,3 @@ def test_bad_masks_name_image():
     bad = {"size": [8, 8], "counts": [3, 4]}
     with pytest.raises(ValueError, match=r"target\[0\]\['masks'\]"):
         mean_average_precision(p, [{"masks": [bad], "labels": np.array([0])}], iou_type="segm")
-
-
-def test_readme_detection_example_runs(capsys):
-    import re
-    from pathlib import Path
-
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md not next to tests/")
-    text = readme.read_text()
-    section = text[text.index("## Detection mAP") : text.index("## Command line")]
-    for block in re.findall(r"```python\n(.*?)```", section, re.S):
-        exec(compile(block, "README.md", "exec"), {})
-    assert "map_rare" in capsys.readouterr().out

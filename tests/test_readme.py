@@ -1,7 +1,9 @@
 """Every ```python block of README.md runs as printed.
 
 Each block is known by a key: ``"<nearest heading above it> | <its first code line>"``
-(the first line that is not blank, a comment or an import, without a trailing comment).
+(the first line that is not blank, a comment or an import, without a trailing comment;
+when an earlier block under the same heading has that key, the block's first line that
+makes it unique).
 ``BLOCKS`` maps every key to how the block runs:
 
 - ``Block()``: self-contained, it runs as printed;
@@ -127,6 +129,10 @@ assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare cl
     ),
     "Losses | y = np.repeat(np.arange(10), 100)": Block(),
     "Is this tail class really better? | rng = np.random.default_rng(0)": Block(),
+    "Data selection | rng = np.random.default_rng(0)": Block(),
+    "Data selection | labels = np.minimum(rng.zipf(1.6, 20_000), 50) - 1": Block(),
+    "Data selection | image_ids = rng.integers(0, 2_000, 30_000)": Block(),
+    "Data selection | num_classes, num_unlabeled, num_labeled = 10, 50_000, 5_000": Block(),
     "Native inputs: float32, torch tensors, logits, CUDA | probs = torch.softmax(torch.randn(1000, 10), dim=1)": Block(),  # noqa: E501
     "Detection mAP (COCO and LVIS) | train_image_counts = np.array([500, 40, 3, 250, 7])": (
         Block()
@@ -144,8 +150,9 @@ class Example:
     line: int  # README line of the block's first code line
 
 
-def _key_line(code: str) -> str:
-    in_import = False  # inside the parentheses of a multi-line import
+def _code_lines(code: str) -> list[str]:
+    """The block's lines that are not blank, comments or imports, without trailing comments."""
+    out, in_import = [], False  # inside the parentheses of a multi-line import
     for raw in code.splitlines():
         line = raw.strip()
         if in_import:
@@ -156,8 +163,18 @@ def _key_line(code: str) -> str:
             continue
         if not line or line.startswith("#"):
             continue
-        return re.sub(r"\s+#.*$", "", line)
-    return "(no code)"
+        out.append(re.sub(r"\s+#.*$", "", line))
+    return out or ["(no code)"]
+
+
+def _key(heading: str, code: str, taken: set[str]) -> str:
+    """``heading | first code line``; when an earlier block under the same heading has
+    that key, the first line of this block that makes it unique."""
+    for line in _code_lines(code):
+        key = f"{heading} | {line}"
+        if key not in taken:
+            return key
+    return f"{heading} | {_code_lines(code)[0]}"
 
 
 def readme_examples(text: str | None = None) -> list[Example]:
@@ -172,7 +189,7 @@ def readme_examples(text: str | None = None) -> list[Example]:
         elif line.startswith("```"):
             if fence == "python":
                 code = "\n".join(body) + "\n"
-                out.append(Example(f"{heading} | {_key_line(code)}", code, start))
+                out.append(Example(_key(heading, code, {e.key for e in out}), code, start))
             fence = None
         else:
             body.append(line)

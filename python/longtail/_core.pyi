@@ -294,3 +294,46 @@ def rle_to_string(cnts: NDArray[np.uint32]) -> bytes: ...
 # top_k_hits take their scores as float32 or float64 (C-contiguous), read as given.
 
 def check_finite(scores: np.ndarray) -> None: ...
+# --- select ---
+# Selection kernels (rust/python/src/select.rs); arrays must be contiguous, labels and
+# indexes int64, scores/probs/features float32 or float64. Quotas come as
+# (sorted class ids, values, default for unlisted classes).
+def select_random_keys(indexes: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.uint64]: ...
+def select_class_counts(
+    labels: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def select_topk(
+    labels: npt.NDArray[np.int64],
+    quota_classes: npt.NDArray[np.int64],
+    quota_values: npt.NDArray[np.int64],
+    quota_default: int,
+    scores: NDArray[np.floating] | None = None,
+    largest: bool = True,
+    seed: int = 0,
+    indexes: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.int64]: ...
+def select_row_scan(
+    probs: NDArray[np.floating], strategy: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def select_stratified(
+    labels: npt.NDArray[np.int64],
+    scores: NDArray[np.floating],
+    quota_classes: npt.NDArray[np.int64],
+    quota_values: npt.NDArray[np.int64],
+    quota_default: int,
+    n_strata: int,
+    prune_fraction: float,
+    prune_high: bool,
+    seed: int,
+) -> npt.NDArray[np.int64]: ...
+def select_kcenter(
+    features: NDArray[np.floating], budget: int, labeled: npt.NDArray[np.int64], seed: int
+) -> npt.NDArray[np.int64]: ...
+def select_coverage(
+    image_ids: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64],
+    quota_classes: npt.NDArray[np.int64],
+    quota_values: npt.NDArray[np.int64],
+    quota_default: int,
+    budget: int,
+) -> npt.NDArray[np.int64]: ...

@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod rng;
 pub mod sampling;
+pub mod select;
 pub mod streaming;
 
 pub use error::{Error, Result};

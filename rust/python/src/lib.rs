@@ -11,6 +11,7 @@ mod detection;
 mod metrics;
 mod run;
 mod samplers;
+mod select;
 mod streaming;
 // issue 16: bootstrap intervals
 mod bootstrap;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     streaming::register(m)?;
     bootstrap::register(m)?;
     detection::register(m)?;
+    select::register(m)?;
     Ok(())
 }

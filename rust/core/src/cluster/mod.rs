@@ -15,6 +15,8 @@ mod lloyd;
 mod subclass;
 
 pub use assign::{inertia, mean_variance, nearest, row_sq_norms, Nearest};
+// The GEMM and distance helpers `select::kcenter` reuses.
+pub(crate) use assign::{gemm_cross, sq_dist};
 pub use balanced::balance;
 pub use bounds::{Lloyd, Progress};
 pub use init::{auto_init_size, init_centers, Init};
