@@ -1,4 +1,5 @@
-"""Every ```python block of README.md runs as printed.
+"""Every ```python block of README.md and of the user guide (docs/guide/*.md) runs as
+printed.
 
 Each block is known by a key: ``"<nearest heading above it> | <its first code line>"``
 (the first line that is not blank, a comment or an import, without a trailing comment;
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide"
 DDP_TIMEOUT_S = 240  # two torch imports on a loaded 2-core machine
 
 
@@ -147,7 +149,8 @@ assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare cl
 class Example:
     key: str
     code: str
-    line: int  # README line of the block's first code line
+    line: int  # line of the block's first code line in its file
+    path: Path = README
 
 
 def _code_lines(code: str) -> list[str]:
@@ -177,8 +180,11 @@ def _key(heading: str, code: str, taken: set[str]) -> str:
     return f"{heading} | {_code_lines(code)[0]}"
 
 
-def readme_examples(text: str | None = None) -> list[Example]:
-    text = README.read_text(encoding="utf-8") if text is None else text
+def readme_examples(text: str | None = None, path: Path = README) -> list[Example]:
+    """The python blocks of ``path`` (README.md by default); keys of other files start
+    with ``"guide/<page>: "``."""
+    text = path.read_text(encoding="utf-8") if text is None else text
+    prefix = "" if path == README else f"guide/{path.stem}: "
     out, heading, fence, body, start = [], "(top)", None, [], 0
     for no, line in enumerate(text.splitlines(), 1):
         if fence is None:
@@ -189,22 +195,25 @@ def readme_examples(text: str | None = None) -> list[Example]:
         elif line.startswith("```"):
             if fence == "python":
                 code = "\n".join(body) + "\n"
-                out.append(Example(_key(heading, code, {e.key for e in out}), code, start))
+                key = prefix + _key(heading, code, {e.key[len(prefix) :] for e in out})
+                out.append(Example(key, code, start, path))
             fence = None
         else:
             body.append(line)
-    assert fence is None, "README.md: a ``` fence is never closed"
+    assert fence is None, f"{path.name}: a ``` fence is never closed"
     return out
 
 
-EXAMPLES = readme_examples()
+EXAMPLES = readme_examples() + [
+    e for page in sorted(GUIDE.glob("*.md")) for e in readme_examples(path=page)
+]
 
 
 def _compile(example: Example, block: Block) -> list:
     # Blank lines in front so a traceback points at the README's own line numbers.
     return [
         compile(textwrap.dedent(block.setup), f"<stand-in for {example.key}>", "exec"),
-        compile("\n" * (example.line - 1) + example.code, str(README), "exec"),
+        compile("\n" * (example.line - 1) + example.code, str(example.path), "exec"),
         compile(textwrap.dedent(block.check), f"<check for {example.key}>", "exec"),
     ]
 
@@ -256,7 +265,7 @@ def test_every_readme_block_has_an_entry_and_every_entry_a_block(tmp_path, monke
                 verdict = "runs as printed: add `Block()`"
             except Exception as exc:  # noqa: BLE001 - reported, then the test fails
                 verdict = f"does not run as printed ({type(exc).__name__}: {exc}): add stand-ins"
-            lines.append(f"  {e.key!r} (README.md:{e.line}) {verdict}")
+            lines.append(f"  {e.key!r} ({e.path.name}:{e.line}) {verdict}")
         pytest.fail("README blocks without an entry in BLOCKS:\n" + "\n".join(lines))
 
 
