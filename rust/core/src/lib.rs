@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod error;
 pub mod metrics;
+pub mod noise;
 pub mod rng;
 pub mod sampling;
 pub mod streaming;

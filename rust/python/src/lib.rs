@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod cluster;
 mod metrics;
+mod noise;
 mod run;
 mod samplers;
 mod streaming;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     cluster::register(m)?;
     streaming::register(m)?;
+    noise::register(m)?;
     Ok(())
 }
