@@ -29,6 +29,7 @@ than memory, a DataLoader, several DDP ranks), holding O(C^2 + number of issues)
 from __future__ import annotations
 
 import secrets
+import sys
 from typing import Any, Sequence
 
 import numpy as np
@@ -692,9 +693,15 @@ class LabelIssueFinder:
 
     def _auto_sync(self, sync: bool | None, group: Any) -> None:
         if sync is None:
-            from .distributed import is_distributed
-
-            sync = is_distributed() and not self._synced
+            # without torch imported there is no process group (and no reason to import it)
+            torch = sys.modules.get("torch")
+            dist = getattr(torch, "distributed", None)
+            sync = (
+                dist is not None
+                and dist.is_available()
+                and dist.is_initialized()
+                and not self._synced
+            )
         if sync:
             self.sync(group)
 

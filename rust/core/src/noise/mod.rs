@@ -116,6 +116,15 @@ pub(crate) fn chunk_rows(c: usize) -> usize {
 /// The range check cleanlab applies (`min < lo` or `max > hi` refuses) plus NaN.
 #[inline]
 pub(crate) fn check_row<T: Prob>(row: &[T], lo: f64, hi: f64) -> Result<()> {
+    // branch-free first (vectorises); find the culprit only if there is one
+    let mut bad = false;
+    for &p in row {
+        let v = p.to_f64();
+        bad |= !(v >= lo && v <= hi);
+    }
+    if !bad {
+        return Ok(());
+    }
     for &p in row {
         let v = p.to_f64();
         if !(v >= lo && v <= hi) {

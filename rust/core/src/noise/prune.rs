@@ -86,6 +86,16 @@ impl TopM {
         }
     }
 
+    /// The worst kept key once `cap` candidates are kept.
+    #[inline]
+    pub fn worst_if_full(&self) -> Option<f64> {
+        if self.heap.len() < self.cap {
+            None
+        } else {
+            self.heap.peek().map(|w| w.0.key)
+        }
+    }
+
     /// Fold another selection (same cap) into this one.
     pub fn merge(&mut self, other: TopM) {
         for w in other.heap {
@@ -181,13 +191,31 @@ pub fn select<T: Prob>(
             "spec was built for another number of classes",
         ));
     }
-    let rows = chunk_rows(c);
+    // The kept set is unique under the total order, so chunking may follow the thread
+    // count: a few large chunks keep the per-chunk heaps and their merges cheap.
+    let n = labels.len();
+    let tasks = rayon::current_num_threads().max(1) * 2;
+    let rows = n.div_ceil(tasks).max(chunk_rows(c)).max(1);
     let merged = probs
         .par_chunks(rows * c)
         .zip(labels.par_chunks(rows))
         .enumerate()
         .map(|(ci, (block, ys))| -> Result<Vec<TopM>> {
             let mut sel = spec.empty();
+            // per slot, the key a new row must beat once the slot is full (rows arrive in
+            // increasing index here, so an equal key loses): a dense array, so most offers
+            // are one load and one compare
+            let mut bar: Vec<f64> = spec
+                .caps
+                .iter()
+                .map(|&m| {
+                    if m == 0 {
+                        f64::INFINITY
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                })
+                .collect();
             for (r, (row, &y)) in block.chunks_exact(c).zip(ys).enumerate() {
                 check_row(row, lo, hi)?;
                 let k = y as usize;
@@ -196,19 +224,28 @@ pub fn select<T: Prob>(
                 if pairs.is_empty() && cls.is_none() {
                     continue;
                 }
-                let index = offset + (ci * rows + r) as u64;
-                let flag = label_is_argmax(row, k, eps);
+                let index = (ci * rows + r) as u64;
                 let pk = row[k];
+                let offer = |slot: usize, key: f64, sel: &mut Vec<TopM>, bar: &mut Vec<f64>| {
+                    if key <= bar[slot] {
+                        return;
+                    }
+                    let t = &mut sel[slot];
+                    // the flag is filled in for the survivors only, below
+                    t.offer(Cand {
+                        key,
+                        index,
+                        flag: false,
+                    });
+                    if let Some(w) = t.worst_if_full() {
+                        bar[slot] = w;
+                    }
+                };
                 for &(j, slot) in pairs {
-                    let key = (row[j] - pk).to_f64();
-                    sel[slot].offer(Cand { key, index, flag });
+                    offer(slot, (row[j] - pk).to_f64(), &mut sel, &mut bar);
                 }
                 if let Some(slot) = cls {
-                    sel[slot].offer(Cand {
-                        key: -pk.to_f64(),
-                        index,
-                        flag,
-                    });
+                    offer(slot, -pk.to_f64(), &mut sel, &mut bar);
                 }
             }
             Ok(sel)
@@ -222,7 +259,18 @@ pub fn select<T: Prob>(
                 Ok(a)
             },
         )?;
-    Ok(merged.into_iter().map(TopM::into_sorted).collect())
+    Ok(merged
+        .into_iter()
+        .map(|t| {
+            let mut v = t.into_sorted();
+            for cand in &mut v {
+                let i = cand.index as usize;
+                cand.flag = label_is_argmax(&probs[i * c..(i + 1) * c], labels[i] as usize, eps);
+                cand.index += offset;
+            }
+            v
+        })
+        .collect())
 }
 
 #[cfg(test)]
