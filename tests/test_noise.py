@@ -298,3 +298,13 @@ def test_inputs_in_other_forms():
 
     np.testing.assert_array_equal(noise.find_label_issues(DS(), p), want)
     np.testing.assert_array_equal(noise.find_label_issues(y, np.asfortranarray(p)), want)
+
+
+def test_many_classes_use_the_sparse_selection_path():
+    # more than 1024 classes: the selection kernel keeps its bars per pair, not dense
+    y, p = make_data(4, 1100, 40, 0.6, np.float32)
+    for filter_by in ("prune_by_noise_rate", "both"):
+        want = oracle(cl_filter.find_label_issues, y, p, filter_by=filter_by, n_jobs=1)
+        got = noise.find_label_issues(y, p, filter_by=filter_by)
+        assert want.sum() > 0
+        np.testing.assert_array_equal(got, want)

@@ -38,6 +38,8 @@ pub trait Prob:
     fn zero() -> Self;
     /// 1.
     fn one() -> Self;
+    /// +infinity.
+    fn infinity() -> Self;
     /// Exact widening.
     fn to_f64(self) -> f64;
     /// Rounding to nearest (as numpy converts a Python float to the array's dtype).
@@ -52,6 +54,9 @@ impl Prob for f32 {
     }
     fn one() -> Self {
         1.0
+    }
+    fn infinity() -> Self {
+        f32::INFINITY
     }
     fn to_f64(self) -> f64 {
         self as f64
@@ -70,6 +75,9 @@ impl Prob for f64 {
     }
     fn one() -> Self {
         1.0
+    }
+    fn infinity() -> Self {
+        f64::INFINITY
     }
     fn to_f64(self) -> f64 {
         self

@@ -19,6 +19,9 @@ use rayon::prelude::*;
 use super::{check_inputs, check_row, chunk_rows, label_is_argmax, Prob};
 use crate::error::{Error, Result};
 
+/// Up to this many classes, the selection keeps its bars as a dense C x C matrix.
+const DENSE_MAX: usize = 1024;
+
 /// One candidate: its key, its index, and a flag carried along (here: "the given label
 /// is the argmax", which removes the row from the final issues but not from selection).
 #[derive(Clone, Copy, Debug)]
@@ -216,6 +219,19 @@ pub fn select<T: Prob>(
                     }
                 })
                 .collect();
+            // the same bars as a dense C x C matrix in the probabilities' dtype (for
+            // C <= 1024): one vectorised sweep over a row tells whether any pair can take
+            // it, and most rows need nothing more
+            let dense = c <= DENSE_MAX;
+            let mut bar_t: Vec<T> = Vec::new();
+            if dense {
+                bar_t = vec![T::infinity(); c * c];
+                for (k, pairs) in spec.by_pair.iter().enumerate() {
+                    for &(j, slot) in pairs {
+                        bar_t[k * c + j] = T::from_f64(bar[slot]);
+                    }
+                }
+            }
             for (r, (row, &y)) in block.chunks_exact(c).zip(ys).enumerate() {
                 check_row(row, lo, hi)?;
                 let k = y as usize;
@@ -224,9 +240,19 @@ pub fn select<T: Prob>(
                 if pairs.is_empty() && cls.is_none() {
                     continue;
                 }
-                let index = (ci * rows + r) as u64;
                 let pk = row[k];
-                let offer = |slot: usize, key: f64, sel: &mut Vec<TopM>, bar: &mut Vec<f64>| {
+                if dense {
+                    let b = &bar_t[k * c..(k + 1) * c];
+                    let mut hit = false;
+                    for (&p, &bb) in row.iter().zip(b) {
+                        hit |= p - pk > bb;
+                    }
+                    if !hit && cls.is_none_or(|s| -pk.to_f64() <= bar[s]) {
+                        continue;
+                    }
+                }
+                let index = (ci * rows + r) as u64;
+                let mut offer = |slot: usize, key: f64, j: Option<usize>| {
                     if key <= bar[slot] {
                         return;
                     }
@@ -239,13 +265,16 @@ pub fn select<T: Prob>(
                     });
                     if let Some(w) = t.worst_if_full() {
                         bar[slot] = w;
+                        if let (true, Some(j)) = (dense, j) {
+                            bar_t[k * c + j] = T::from_f64(w);
+                        }
                     }
                 };
                 for &(j, slot) in pairs {
-                    offer(slot, (row[j] - pk).to_f64(), &mut sel, &mut bar);
+                    offer(slot, (row[j] - pk).to_f64(), Some(j));
                 }
                 if let Some(slot) = cls {
-                    offer(slot, -pk.to_f64(), &mut sel, &mut bar);
+                    offer(slot, -pk.to_f64(), None);
                 }
             }
             Ok(sel)
