@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["samplers", "metrics", "cluster"]
+SCRIPTS += ["noise"]  # label issues vs cleanlab
 
 
 def main() -> int:

@@ -264,6 +264,19 @@ def _trim(cands: tuple[np.ndarray, ...], caps: np.ndarray) -> tuple[np.ndarray, 
     return slot, key, index, flag
 
 
+def _bars(cands: tuple[np.ndarray, ...], caps: np.ndarray) -> np.ndarray:
+    """Per slot, the worst kept key once the slot is full (-inf otherwise): later rows
+    (larger indexes) must beat it, so the kernel can skip the others."""
+    slot, key = cands[0], cands[1]
+    bars = np.full(caps.shape[0], -np.inf)
+    if slot.size:
+        counts = np.bincount(slot, minlength=caps.shape[0])
+        last = np.searchsorted(slot, np.arange(caps.shape[0]), side="right") - 1
+        full = (counts >= caps) & (counts > 0)
+        bars[full] = key[last[full]]
+    return bars
+
+
 def _issues_from_selection(cands, n_pairs: int, filter_by: str) -> np.ndarray:
     slot, _key, index, flag = cands
     ok = ~flag
@@ -605,7 +618,10 @@ class LabelIssueFinder:
             self._local[1].append(idx[np.asarray(off, dtype=np.int64)])
         elif stage == "select":
             pk, pj, pc, cc = self._spec
-            slot, key, row, flag = _core.noise_select(y, p, pk, pj, pc, cc, 0, eps, _LO, _HI)
+            bars = None if self._local is None else _bars(self._local, self._caps)
+            slot, key, row, flag = _core.noise_select(
+                y, p, pk, pj, pc, cc, 0, eps, _LO, _HI, bars
+            )
             new = (slot, key, idx[row], flag)
             if self._local is not None:
                 new = tuple(np.concatenate([a, b]) for a, b in zip(self._local, new))

@@ -300,7 +300,7 @@ type SelectOut<'py> = (Arr<'py, i64>, Arr<'py, f64>, Arr<'py, i64>, Arr<'py, boo
 /// Bounded per-slot selections (see `longtail_core::noise::prune`): flattened
 /// (slot, key, row + offset, label-is-argmax flag), each slot's best first.
 #[pyfunction]
-#[pyo3(signature = (labels, pred_probs, pair_k, pair_j, pair_cap, class_caps, offset, eps, lo, hi))]
+#[pyo3(signature = (labels, pred_probs, pair_k, pair_j, pair_cap, class_caps, offset, eps, lo, hi, bars=None))]
 #[allow(clippy::too_many_arguments)]
 fn noise_select<'py>(
     py: Python<'py>,
@@ -314,7 +314,12 @@ fn noise_select<'py>(
     eps: f64,
     lo: f64,
     hi: f64,
+    bars: Option<PyReadonlyArray1<'py, f64>>,
 ) -> PyResult<SelectOut<'py>> {
+    let bars = match &bars {
+        Some(b) => slice1(b, "bars")?.to_vec(),
+        None => Vec::new(),
+    };
     let y = slice1(&labels, "labels")?;
     let (pk, pj, pc, cc) = (
         slice1(&pair_k, "pair_k")?,
@@ -325,14 +330,16 @@ fn noise_select<'py>(
     let sel = match &pred_probs {
         Probs::F32(a) => {
             let (p, c) = mat(a)?;
-            let spec = prune::Spec::new(c, pk, pj, pc, cc).map_err(to_py)?;
+            let mut spec = prune::Spec::new(c, pk, pj, pc, cc).map_err(to_py)?;
+            spec.bars = bars.clone();
             run::detached(py, || {
                 prune::select(p, y, c, &spec, offset, eps as f32, lo, hi)
             })?
         }
         Probs::F64(a) => {
             let (p, c) = mat(a)?;
-            let spec = prune::Spec::new(c, pk, pj, pc, cc).map_err(to_py)?;
+            let mut spec = prune::Spec::new(c, pk, pj, pc, cc).map_err(to_py)?;
+            spec.bars = bars.clone();
             run::detached(py, || prune::select(p, y, c, &spec, offset, eps, lo, hi))?
         }
     };

@@ -120,6 +120,9 @@ impl TopM {
 /// `prune_by_noise_rate`, and the slot of `prune_by_class` if any.
 #[derive(Clone, Debug)]
 pub struct Spec {
+    /// Optional starting bar per slot (the worst key kept by earlier rows with smaller
+    /// indexes, once the slot is full); empty: none.
+    pub bars: Vec<f64>,
     pub caps: Vec<usize>,
     pub by_pair: Vec<Vec<(usize, usize)>>,
     pub by_class: Vec<Option<usize>>,
@@ -161,6 +164,7 @@ impl Spec {
             }
         }
         Ok(Spec {
+            bars: Vec::new(),
             caps,
             by_pair,
             by_class,
@@ -211,11 +215,14 @@ pub fn select<T: Prob>(
             let mut bar: Vec<f64> = spec
                 .caps
                 .iter()
-                .map(|&m| {
+                .enumerate()
+                .map(|(slot, &m)| {
                     if m == 0 {
                         f64::INFINITY
                     } else {
-                        f64::NEG_INFINITY
+                        // a bar carried over from earlier rows (streaming): a row must
+                        // beat what those rows already keep
+                        spec.bars.get(slot).copied().unwrap_or(f64::NEG_INFINITY)
                     }
                 })
                 .collect();
