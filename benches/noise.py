@@ -37,7 +37,15 @@ from _common import machine, table  # noqa: E402
 TMP = Path(os.environ.get("NOISE_BENCH_DIR", "/tmp"))
 
 
-def make_data(path: Path, n: int, c: int, seed: int = 0, chunk: int = 50_000) -> Path:
+def make_data(path: Path, n: int, c: int, seed: int = 0) -> Path:
+    """``_make_data`` in a child process, so this one never holds the written pages (a
+    child started later would count them in its peak RSS)."""
+    cmd = [sys.executable, __file__, "--make", str(path), str(n), str(c), str(seed)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def _make_data(path: Path, n: int, c: int, seed: int = 0, chunk: int = 50_000) -> Path:
     """Labels (.labels.npy) and float32 probabilities (.npy) of a long-tailed set."""
     rng = np.random.default_rng(seed)
     sizes = 1.0 / np.arange(1, c + 1)
@@ -220,6 +228,9 @@ COLUMNS = ["case", "method", "time s", "vs longtail", "peak RSS MB", "extra / ma
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--make":
+        _make_data(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6]))
         return

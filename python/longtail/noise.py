@@ -618,14 +618,19 @@ class LabelIssueFinder:
             self._local[1].append(idx[np.asarray(off, dtype=np.int64)])
         elif stage == "select":
             pk, pj, pc, cc = self._spec
-            bars = None if self._local is None else _bars(self._local, self._caps)
+            if self._local is None:
+                self._local = [None, []]  # kept (trimmed) candidates, pending ones
+            kept, pending = self._local
+            bars = None if kept is None else _bars(kept, self._caps)
             slot, key, row, flag = _core.noise_select(
                 y, p, pk, pj, pc, cc, 0, eps, _LO, _HI, bars
             )
-            new = (slot, key, idx[row], flag)
-            if self._local is not None:
-                new = tuple(np.concatenate([a, b]) for a, b in zip(self._local, new))
-            self._local = _trim(new, self._caps)
+            pending.append((slot, key, idx[row], flag))
+            # re-trim only once the pending rows outnumber the kept ones (amortised);
+            # the bars from the kept set alone are lower, which only lets more rows in
+            n_kept = 0 if kept is None else kept[0].size
+            if sum(c[0].size for c in pending) > max(n_kept, 4096):
+                self._local = [self._selection(), []]
         elif stage == "issues":
             off = _core.noise_predicted_neq_given(y, p, eps, _LO, _HI)
             if self._local is None:
@@ -664,8 +669,13 @@ class LabelIssueFinder:
             off = np.concatenate(self._local[1]) if self._local[1] else np.zeros(0, np.int64)
             return (self._local[0], off)
         if stage == "select":
-            return self._local
+            return self._selection()
         return np.concatenate(self._local) if self._local else np.zeros(0, np.int64)
+
+    def _selection(self) -> tuple[np.ndarray, ...]:
+        kept, pending = self._local
+        parts = ([kept] if kept is not None else []) + pending
+        return _trim(tuple(np.concatenate([c[i] for c in parts]) for i in range(4)), self._caps)
 
     def _check_rows(self) -> None:
         if self.stage != "count" and self._own is not None and self._rows != self._own["rows"]:
