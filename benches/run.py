@@ -18,6 +18,7 @@ SCRIPTS += ["losses"]
 SCRIPTS += ["trust"]  # issue 16: per-class bootstrap intervals
 SCRIPTS.append("detection")
 SCRIPTS += ["select", "select_dynamics"]
+SCRIPTS += ["noise"]  # label issues vs cleanlab
 
 
 def main() -> int:

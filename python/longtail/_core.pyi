@@ -337,3 +337,66 @@ def select_coverage(
     quota_default: int,
     budget: int,
 ) -> npt.NDArray[np.int64]: ...
+# --- longtail.noise (label issues, cleanlab-identical) ---
+def noise_class_sums(
+    labels: NDArray[np.int64], pred_probs: NDArray[np.floating]
+) -> tuple[list[int], list[float]]: ...
+
+class PairwiseSums:
+    """Streaming numpy-pairwise per-class sums over a shard's positions of each class."""
+
+    def __init__(
+        self,
+        total: NDArray[np.int64],
+        lo: NDArray[np.int64],
+        hi: NDArray[np.int64],
+        double: bool,
+    ) -> None: ...
+    def update(self, labels: NDArray[np.int64], pred_probs: NDArray[np.floating]) -> None: ...
+    def complete(self) -> bool: ...
+    def pieces(
+        self,
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.bool_],
+    ]: ...
+
+def noise_pairwise_eval(
+    total: NDArray[np.int64],
+    cls: NDArray[np.int64],
+    start: NDArray[np.int64],
+    len: NDArray[np.int64],
+    value: NDArray[np.float64],
+    raw: NDArray[np.bool_],
+    double: bool,
+) -> list[float]: ...
+def noise_confident_joint(
+    labels: NDArray[np.int64],
+    pred_probs: NDArray[np.floating],
+    thresholds: NDArray[np.floating],
+    eps: float,
+    lo: float,
+    hi: float,
+    off_diagonal: bool,
+) -> tuple[list[int], list[int]]: ...
+def noise_select(
+    labels: NDArray[np.int64],
+    pred_probs: NDArray[np.floating],
+    pair_k: NDArray[np.int64],
+    pair_j: NDArray[np.int64],
+    pair_cap: NDArray[np.int64],
+    class_caps: NDArray[np.int64],
+    offset: int,
+    eps: float,
+    lo: float,
+    hi: float,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]: ...
+def noise_quality(
+    labels: NDArray[np.int64], pred_probs: NDArray[np.floating], method: int, lo: float, hi: float
+) -> NDArray[np.floating]: ...
+def noise_predicted_neq_given(
+    labels: NDArray[np.int64], pred_probs: NDArray[np.floating], eps: float, lo: float, hi: float
+) -> list[int]: ...

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod detection;
 pub mod error;
 pub mod metrics;
+pub mod noise;
 pub mod rng;
 pub mod sampling;
 pub mod select;

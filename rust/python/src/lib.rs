@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod cluster;
 mod detection;
 mod metrics;
+mod noise;
 mod run;
 mod samplers;
 mod select;
@@ -27,5 +28,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bootstrap::register(m)?;
     detection::register(m)?;
     select::register(m)?;
+    noise::register(m)?;
     Ok(())
 }
