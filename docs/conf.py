@@ -90,3 +90,6 @@ sphinx_gallery_conf = {
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+
+# Guide pages have no sub-pages: no empty left sidebar, more room for their tables.
+html_sidebars = {"guide/*": [], "index": []}

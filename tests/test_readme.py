@@ -132,10 +132,11 @@ assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare cl
     "Losses | y = np.repeat(np.arange(10), 100)": Block(),
     "Is this tail class really better? | rng = np.random.default_rng(0)": Block(),
     "Data selection | rng = np.random.default_rng(0)": Block(),
+    "Data selection | logits = rng.normal(size=(5_000, 10)).astype(np.float32) * 3": Block(),
+    "Metrics | rng = np.random.default_rng(0)": Block(),
     "Label issues | rng = np.random.default_rng(0)": Block(),
     "Label issues | rng = np.random.default_rng(1)": Block(),
     "Label issues | rng = np.random.default_rng(2)": Block(),
-    "Data selection | labels = np.minimum(rng.zipf(1.6, 20_000), 50) - 1": Block(),
     "Data selection | image_ids = rng.integers(0, 2_000, 30_000)": Block(),
     "Data selection | num_classes, num_unlabeled, num_labeled = 10, 50_000, 5_000": Block(),
     "Native inputs: float32, torch tensors, logits, CUDA | probs = torch.softmax(torch.randn(1000, 10), dim=1)": Block(),  # noqa: E501
@@ -183,11 +184,17 @@ def _key(heading: str, code: str, taken: set[str]) -> str:
     return f"{heading} | {_code_lines(code)[0]}"
 
 
-def readme_examples(text: str | None = None, path: Path = README) -> list[Example]:
-    """The python blocks of ``path`` (README.md by default); keys of other files start
-    with ``"guide/<page>: "``."""
+def readme_examples(
+    text: str | None = None, path: Path = README, known: dict | None = None
+) -> list[Example]:
+    """The python blocks of ``path`` (README.md by default).
+
+    ``known`` maps (heading, code) of blocks read before (from other files) to their keys:
+    a block seen before is left out (it is the same example and runs once), and a new
+    block's key differs from all of theirs.
+    """
     text = path.read_text(encoding="utf-8") if text is None else text
-    prefix = "" if path == README else f"guide/{path.stem}: "
+    known = {} if known is None else known
     out, heading, fence, body, start = [], "(top)", None, [], 0
     for no, line in enumerate(text.splitlines(), 1):
         if fence is None:
@@ -198,8 +205,10 @@ def readme_examples(text: str | None = None, path: Path = README) -> list[Exampl
         elif line.startswith("```"):
             if fence == "python":
                 code = "\n".join(body) + "\n"
-                key = prefix + _key(heading, code, {e.key[len(prefix) :] for e in out})
-                out.append(Example(key, code, start, path))
+                if (heading, code) not in known:
+                    key = _key(heading, code, set(known.values()))
+                    known[(heading, code)] = key
+                    out.append(Example(key, code, start, path))
             fence = None
         else:
             body.append(line)
@@ -207,9 +216,16 @@ def readme_examples(text: str | None = None, path: Path = README) -> list[Exampl
     return out
 
 
-EXAMPLES = readme_examples() + [
-    e for page in sorted(GUIDE.glob("*.md")) for e in readme_examples(path=page)
-]
+def _all_examples() -> list[Example]:
+    """README's blocks, then the guide's (docs/guide/*.md) that README does not repeat."""
+    known: dict = {}
+    out = readme_examples(known=known)
+    for page in sorted(GUIDE.glob("*.md")):
+        out += readme_examples(path=page, known=known)
+    return out
+
+
+EXAMPLES = _all_examples()
 
 
 def _compile(example: Example, block: Block) -> list:
@@ -352,7 +368,7 @@ def _worker(out_dir: str, keys_and_ports: list[str]) -> None:
     warnings.simplefilter("error")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch")
     warnings.filterwarnings("ignore", category=UserWarning, module="torch.distributed")
-    examples = {e.key: e for e in readme_examples()}
+    examples = {e.key: e for e in _all_examples()}
     rank = os.environ["RANK"]
     for i, (key, port) in enumerate(zip(keys_and_ports[::2], keys_and_ports[1::2])):
         os.environ["MASTER_PORT"] = port  # a fresh store per block
