@@ -1,4 +1,5 @@
-"""Every ```python block of README.md runs as printed.
+"""Every ```python block of README.md and of the user guide (docs/guide/*.md) runs as
+printed.
 
 Each block is known by a key: ``"<nearest heading above it> | <its first code line>"``
 (the first line that is not blank, a comment or an import, without a trailing comment;
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide"
 DDP_TIMEOUT_S = 240  # two torch imports on a loaded 2-core machine
 
 
@@ -130,10 +132,11 @@ assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare cl
     "Losses | y = np.repeat(np.arange(10), 100)": Block(),
     "Is this tail class really better? | rng = np.random.default_rng(0)": Block(),
     "Data selection | rng = np.random.default_rng(0)": Block(),
+    "Data selection | logits = rng.normal(size=(5_000, 10)).astype(np.float32) * 3": Block(),
+    "Metrics | rng = np.random.default_rng(0)": Block(),
     "Label issues | rng = np.random.default_rng(0)": Block(),
     "Label issues | rng = np.random.default_rng(1)": Block(),
     "Label issues | rng = np.random.default_rng(2)": Block(),
-    "Data selection | labels = np.minimum(rng.zipf(1.6, 20_000), 50) - 1": Block(),
     "Data selection | image_ids = rng.integers(0, 2_000, 30_000)": Block(),
     "Data selection | num_classes, num_unlabeled, num_labeled = 10, 50_000, 5_000": Block(),
     "Native inputs: float32, torch tensors, logits, CUDA | probs = torch.softmax(torch.randn(1000, 10), dim=1)": Block(),  # noqa: E501
@@ -150,7 +153,8 @@ assert w[3] > w[0]  # after epoch 160: class-balanced weights favour the rare cl
 class Example:
     key: str
     code: str
-    line: int  # README line of the block's first code line
+    line: int  # line of the block's first code line in its file
+    path: Path = README
 
 
 def _code_lines(code: str) -> list[str]:
@@ -180,8 +184,17 @@ def _key(heading: str, code: str, taken: set[str]) -> str:
     return f"{heading} | {_code_lines(code)[0]}"
 
 
-def readme_examples(text: str | None = None) -> list[Example]:
-    text = README.read_text(encoding="utf-8") if text is None else text
+def readme_examples(
+    text: str | None = None, path: Path = README, known: dict | None = None
+) -> list[Example]:
+    """The python blocks of ``path`` (README.md by default).
+
+    ``known`` maps (heading, code) of blocks read before (from other files) to their keys:
+    a block seen before is left out (it is the same example and runs once), and a new
+    block's key differs from all of theirs.
+    """
+    text = path.read_text(encoding="utf-8") if text is None else text
+    known = {} if known is None else known
     out, heading, fence, body, start = [], "(top)", None, [], 0
     for no, line in enumerate(text.splitlines(), 1):
         if fence is None:
@@ -192,22 +205,34 @@ def readme_examples(text: str | None = None) -> list[Example]:
         elif line.startswith("```"):
             if fence == "python":
                 code = "\n".join(body) + "\n"
-                out.append(Example(_key(heading, code, {e.key for e in out}), code, start))
+                if (heading, code) not in known:
+                    key = _key(heading, code, set(known.values()))
+                    known[(heading, code)] = key
+                    out.append(Example(key, code, start, path))
             fence = None
         else:
             body.append(line)
-    assert fence is None, "README.md: a ``` fence is never closed"
+    assert fence is None, f"{path.name}: a ``` fence is never closed"
     return out
 
 
-EXAMPLES = readme_examples()
+def _all_examples() -> list[Example]:
+    """README's blocks, then the guide's (docs/guide/*.md) that README does not repeat."""
+    known: dict = {}
+    out = readme_examples(known=known)
+    for page in sorted(GUIDE.glob("*.md")):
+        out += readme_examples(path=page, known=known)
+    return out
+
+
+EXAMPLES = _all_examples()
 
 
 def _compile(example: Example, block: Block) -> list:
     # Blank lines in front so a traceback points at the README's own line numbers.
     return [
         compile(textwrap.dedent(block.setup), f"<stand-in for {example.key}>", "exec"),
-        compile("\n" * (example.line - 1) + example.code, str(README), "exec"),
+        compile("\n" * (example.line - 1) + example.code, str(example.path), "exec"),
         compile(textwrap.dedent(block.check), f"<check for {example.key}>", "exec"),
     ]
 
@@ -259,7 +284,7 @@ def test_every_readme_block_has_an_entry_and_every_entry_a_block(tmp_path, monke
                 verdict = "runs as printed: add `Block()`"
             except Exception as exc:  # noqa: BLE001 - reported, then the test fails
                 verdict = f"does not run as printed ({type(exc).__name__}: {exc}): add stand-ins"
-            lines.append(f"  {e.key!r} (README.md:{e.line}) {verdict}")
+            lines.append(f"  {e.key!r} ({e.path.name}:{e.line}) {verdict}")
         pytest.fail("README blocks without an entry in BLOCKS:\n" + "\n".join(lines))
 
 
@@ -343,7 +368,7 @@ def _worker(out_dir: str, keys_and_ports: list[str]) -> None:
     warnings.simplefilter("error")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch")
     warnings.filterwarnings("ignore", category=UserWarning, module="torch.distributed")
-    examples = {e.key: e for e in readme_examples()}
+    examples = {e.key: e for e in _all_examples()}
     rank = os.environ["RANK"]
     for i, (key, port) in enumerate(zip(keys_and_ports[::2], keys_and_ports[1::2])):
         os.environ["MASTER_PORT"] = port  # a fresh store per block

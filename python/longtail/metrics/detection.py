@@ -415,6 +415,17 @@ class MeanAveragePrecision:
     interpolation (Lin et al. 2014); rare / common / frequent AP after LVIS (Gupta et al.
     2019).
 
+    **State and DDP.** ``update`` matches each image at once and keeps only the outcome:
+    per kept detection its score (float32 when the scores were float32, else float64),
+    class (int32 when the ids fit), max-detection level (uint8) and 2 bits per (area
+    range, IoU threshold) -- 21 bytes with COCO's 4 x 10, against 28 for a float32 box,
+    score and int64 label -- and per ground truth its class and a byte of area-range
+    flags (5 bytes, against 24). Boxes and masks are never stored. ``sync(group=None)``
+    all-gathers exactly these arrays (one
+    ``all_gather_object``) and concatenates them in rank order, so the result equals one
+    metric fed rank 0's images, then rank 1's, ... (the order matters only for detections
+    of exactly equal score, which keep image order as in pycocotools).
+
     Parameters
     ----------
     iou_type : "bbox" or "segm".
@@ -434,17 +445,8 @@ class MeanAveragePrecision:
         ground truth nor in its ``neg_category_ids`` are dropped, unmatched detections of
         its ``not_exhaustive_category_ids`` are ignored, and ``iscrowd`` is not used.
 
-    **State and DDP.** ``update`` matches each image at once and keeps only the outcome:
-    per kept detection its score (float32 when the scores were float32, else float64),
-    class (int32 when the ids fit), max-detection level (uint8) and 2 bits per (area
-    range, IoU threshold) -- 21 bytes with COCO's 4 x 10, against 28 for a float32 box,
-    score and int64 label -- and per ground truth its class and a byte of area-range
-    flags (5 bytes, against 24). Boxes and masks are never stored. ``sync(group=None)``
-    all-gathers exactly these arrays (one
-    ``all_gather_object``) and concatenates them in rank order, so the result equals one
-    metric fed rank 0's images, then rank 1's, ... (the order matters only for detections
-    of exactly equal score, which keep image order as in pycocotools).
-
+    Examples
+    --------
     >>> import numpy as np
     >>> preds = [dict(boxes=np.array([[258.0, 41.0, 606.0, 285.0]]),
     ...               scores=np.array([0.536]), labels=np.array([0]))]
