@@ -1,18 +1,12 @@
 """LabelIssueFinder: batches, a memmap, merged shards and 2 gloo processes each give
 exactly ``find_label_issues`` on the concatenated data.
 
-The DDP workers are this file run as a script (``python test_noise_streaming.py WORKER
-...``) with a hard timeout, as in test_distributed.py.
+The DDP workers are this file run as a script by ``ddp_launch`` (a hard timeout).
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import socket
-import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
+import ddp_launch  # noqa: E402
 from test_noise import long_tailed, make_data  # noqa: E402
 
 from longtail import noise  # noqa: E402
@@ -28,7 +23,6 @@ from longtail import noise  # noqa: E402
 SETTINGS = settings(
     max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
-TIMEOUT_S = 240
 
 
 def reference(y, p, **kw):
@@ -165,16 +159,7 @@ def _ddp_data():
     return make_data(21, 9, 300, 1.2, np.float32, missing=True)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    import torch.distributed as dist
-
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=120),
-    )
+def worker(rank: int, world: int) -> dict:
     y, p = _ddp_data()
     bounds = np.linspace(0, len(y), world + 1).astype(int)
     mine = np.arange(bounds[rank], bounds[rank + 1])  # a contiguous block per rank
@@ -187,49 +172,18 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
                 f.update(y[idx], p[idx], idx)
             f.next_pass()  # syncs the ranks
         results[filter_by] = f.find_label_issues()
-    with open(out, "wb") as fh:
-        pickle.dump(results, fh)
-    dist.barrier()
-    dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return results
 
 
 def test_two_processes_equal_find_label_issues(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "WORKER", str(r), "2", str(port), str(tmp_path / f"{r}")],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for r in range(2)
-    ]
-    logs = []
-    try:
-        for proc in procs:
-            logs.append(proc.communicate(timeout=TIMEOUT_S)[0].decode(errors="replace"))
-    except subprocess.TimeoutExpired:
-        for proc in procs:
-            proc.kill()
-            proc.communicate()
-        pytest.fail(f"distributed workers did not finish within {TIMEOUT_S} s")
-    for proc, log in zip(procs, logs):
-        assert proc.returncode == 0, log[-4000:]
+    ranks = ddp_launch.run(__file__, tmp_path)
     y, p = _ddp_data()
-    for r in range(2):
-        got = pickle.loads((tmp_path / f"{r}").read_bytes())
+    for got in ranks:
         for filter_by in DDP_FILTERS:
             want = reference(y, p, filter_by=filter_by)
             assert want.size > 0
             np.testing.assert_array_equal(got[filter_by], want)
 
 
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "WORKER":
-    _worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+if __name__ == "__main__":
+    ddp_launch.worker_main(worker)

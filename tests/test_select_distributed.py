@@ -3,25 +3,22 @@ class_balanced_pseudo_labels on two ranks holding halves of the rows with ``inde
 return what one process holding all rows returns, and each rank sends at most quota_j
 candidates per class.
 
-The workers are this file run as a script, started with a hard timeout so that a hang
-fails the test instead of blocking it (the pattern of tests/test_distributed.py).
+The workers are this file run as a script by ``ddp_launch`` (a hard timeout, so that a
+hang fails the test instead of blocking it).
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import socket
-import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+import ddp_launch  # noqa: E402
+
 N, C, Q = 1001, 7, 9  # odd N: DistributedSampler pads one repeated row
-TIMEOUT_S = 240
 CASES = {
     "scores": dict(quotas=Q, scores=True),
     "scores_smallest": dict(quotas={0: 3, 2: 50, 5: 1}, scores=True, largest=False),
@@ -47,20 +44,12 @@ def _run(case, y, s, rows):
     return select_per_class(y[rows], scores=s[rows] if use_scores else None, indexes=rows, **kw)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    import torch.distributed as dist
+def worker(rank: int, world: int) -> dict:
     from torch.utils.data import DistributedSampler
 
     import longtail.select.per_class as pc
     from longtail.select import class_balanced_pseudo_labels
 
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=120),
-    )
     sent = []
     real = pc.all_gather_objects
 
@@ -77,44 +66,12 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         results[case] = _run(case, y, s, mine)
         results["sent"][case] = [(o[0].copy(), o[1].copy()) for o in sent if isinstance(o, tuple)]
     results["pseudo"] = class_balanced_pseudo_labels(probs[mine], threshold=0.4, indexes=mine)
-    with open(out, "wb") as f:
-        pickle.dump(results, f)
-    dist.barrier()
-    dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return results
 
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ddp_select")
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "WORKER", str(r), "2", str(port), str(tmp / f"{r}.pkl")],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for r in range(2)
-    ]
-    logs = []
-    try:
-        for p in procs:
-            logs.append(p.communicate(timeout=TIMEOUT_S)[0].decode(errors="replace"))
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-            p.communicate()
-        pytest.fail(f"distributed workers did not finish within {TIMEOUT_S} s")
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log[-4000:]
-    return [pickle.loads(Path(tmp / f"{r}.pkl").read_bytes()) for r in range(2)]
+    return ddp_launch.run(__file__, tmp_path_factory.mktemp("ddp_select"))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -151,5 +108,5 @@ def test_pseudo_labels_two_ranks_equal_one_process(two_ranks):
         np.testing.assert_array_equal(result["pseudo"][1], want[1])
 
 
-if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "WORKER":
-    _worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+if __name__ == "__main__":
+    ddp_launch.worker_main(worker)
