@@ -153,8 +153,8 @@ def long_tailed_indices(
     Raises
     ------
     TypeError
-        If ``imbalance_ratio`` is missing (without ``counts``) or not a number, or
-        ``seed`` is not an integer.
+        If ``labels`` are not numeric class ids, or if ``imbalance_ratio`` is missing
+        (without ``counts``) or not a number, or ``seed`` is not an integer.
     ValueError
         If ``imbalance_ratio`` is below 1 or not finite, or given together with
         ``counts``; if ``profile`` is unknown; if ``counts`` does not have one
@@ -239,7 +239,8 @@ def test_distribution_indices(
     Raises
     ------
     TypeError
-        If ``imbalance_ratio`` is not a number or ``seed`` is not an integer.
+        If ``labels`` are not numeric class ids, or if ``imbalance_ratio`` is not a number
+        or ``seed`` is not an integer.
     ValueError
         If ``imbalance_ratio`` is below 1 or not finite, ``direction`` is unknown, or
         ``labels`` is empty or not integer class ids.
@@ -336,8 +337,8 @@ def dirichlet_partition(
     Raises
     ------
     TypeError
-        If ``alpha`` is not a number, or ``num_clients``, ``min_size`` or ``seed`` is
-        not an integer.
+        If ``labels`` are not numeric class ids, or if ``alpha`` is not a number, or
+        ``num_clients``, ``min_size`` or ``seed`` is not an integer.
     ValueError
         If ``num_clients`` is below 1, ``alpha`` is not a finite number > 0,
         ``min_size`` is negative, larger than the rows allow, or not reached in 1000
@@ -412,7 +413,8 @@ def shard_partition(
     Raises
     ------
     TypeError
-        If ``num_clients``, ``classes_per_client`` or ``seed`` is not an integer.
+        If ``labels`` are not numeric class ids, or if ``num_clients``,
+        ``classes_per_client`` or ``seed`` is not an integer.
     ValueError
         If ``num_clients`` or ``classes_per_client`` is below 1; if
         ``num_clients * classes_per_client`` is smaller than the number of classes
@@ -502,8 +504,8 @@ def blurry_stream(
     Raises
     ------
     TypeError
-        If ``disjoint_fraction`` or ``blurry_fraction`` is not a number, or
-        ``num_tasks`` or ``seed`` is not an integer.
+        If ``labels`` are not numeric class ids, or if ``disjoint_fraction`` or
+        ``blurry_fraction`` is not a number, or ``num_tasks`` or ``seed`` is not an integer.
     ValueError
         If ``num_tasks`` is below 1, ``disjoint_fraction`` or ``blurry_fraction`` lies
         outside [0, 1], or ``labels`` is empty or not integer class ids.

@@ -298,8 +298,9 @@ class ClassBalancedSampler(_EpochStream):
     Raises
     ------
     TypeError
-        If ``power`` is not a real number, ``seed`` is not an integer, ``generator`` is
-        not a ``torch.Generator``, or ``replacement`` / ``drop_last`` is not a bool.
+        If ``labels`` are not numeric class ids, ``power`` is not a real number, ``seed``
+        is not an integer, ``generator`` is not a ``torch.Generator``, or
+        ``replacement`` / ``drop_last`` is not a bool.
     ValueError
         If ``labels`` is empty or not 1-D integer class ids, ``power`` is not finite or
         gives zero class weights, ``num_samples`` is negative, ``generator`` is given
@@ -763,8 +764,8 @@ class MPerClassSampler(_EpochStream):
     Raises
     ------
     TypeError
-        If ``m``, ``batch_size``, ``length`` or ``seed`` is not an integer, or
-        ``generator`` is not a ``torch.Generator``.
+        If ``labels`` are not numeric class ids, ``m``, ``batch_size``, ``length`` or
+        ``seed`` is not an integer, or ``generator`` is not a ``torch.Generator``.
     ValueError
         If ``m`` is below 1 or larger than ``batch_size``; if ``batch_size`` is not a
         multiple of ``m`` or asks for more classes per batch than ``labels`` has; if
