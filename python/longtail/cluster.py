@@ -209,6 +209,25 @@ class KMeans(ClusterMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> KMeans:
         """Cluster ``X`` (n_samples, n_features); ``y`` is ignored.
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows, float32 or float64 (float32 stays float32).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        KMeans
+            The fitted estimator itself.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid constructor arguments or ``X``, as listed in :class:`KMeans`.
+
+        Examples
+        --------
         >>> KMeans(1).fit([[1.0], [3.0]]).cluster_centers_.tolist()
         [[2.0]]
         """
@@ -314,6 +333,26 @@ class KMeans(ClusterMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre of every row of ``X`` (int64).
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows with the features of the training data.
+
+        Returns
+        -------
+        numpy.ndarray
+            The int64 cluster of every row, shape (n_samples,).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        ValueError
+            If ``X`` is not a finite 2-D real array or has another number of features than
+            the training data.
+
+        Examples
+        --------
         >>> km = KMeans(2, init=np.array([[0.0], [10.0]])).fit([[0.0], [10.0]])
         >>> km.predict([[1.0], [9.0], [4.0]]).tolist()
         [0, 1, 0]
@@ -324,6 +363,25 @@ class KMeans(ClusterMixin, BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X)`` and return ``labels_``.
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows, float32 or float64 (float32 stays float32).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``labels_``, the int64 cluster of every row.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`fit`.
+
+        Examples
+        --------
         >>> KMeans(2, balanced=True).fit_predict([[0.0], [0.1], [0.2], [9.0]]).tolist()
         [0, 0, 1, 1]
         """
@@ -332,6 +390,26 @@ class KMeans(ClusterMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of every row of ``X`` to every centre, (n, n_clusters).
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows with the features of the training data.
+
+        Returns
+        -------
+        numpy.ndarray
+            Distances, shape (n_samples, n_clusters).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        ValueError
+            If ``X`` is not a finite 2-D real array or has another number of features than
+            the training data.
+
+        Examples
+        --------
         >>> KMeans(1).fit([[0.0, 0.0], [2.0, 0.0]]).transform([[1.0, 1.0]]).tolist()
         [[1.0]]
         """
@@ -343,6 +421,28 @@ class KMeans(ClusterMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """Opposite of the inertia of ``X`` under the fitted centres (as scikit-learn).
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows with the features of the training data.
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        float
+            Minus the sum of squared distances of the rows to their nearest centre.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        ValueError
+            If ``X`` is not a finite 2-D real array or has another number of features than
+            the training data.
+
+        Examples
+        --------
         >>> KMeans(1).fit([[0.0], [2.0]]).score([[0.0], [2.0]])
         -2.0
         """

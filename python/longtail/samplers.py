@@ -961,7 +961,30 @@ class BalancedReplayBuffer:
         return slot
 
     def add(self, indices: Any, labels: Any) -> None:
-        """Offer examples (their dataset indices and class ids) to the buffer, in order."""
+        """Offer examples (their dataset indices and class ids) to the buffer, in order.
+
+        Parameters
+        ----------
+        indices : array_like or tensor
+            1-D integer dataset indices of the examples.
+        labels : array_like or tensor
+            1-D integer class ids, one per index.
+
+        Raises
+        ------
+        TypeError
+            If ``indices`` or ``labels`` are not numeric.
+        ValueError
+            If ``indices`` or ``labels`` is not 1-D or holds fractional values, or
+            ``labels`` does not have one class id per index.
+
+        Examples
+        --------
+        >>> buf = BalancedReplayBuffer(2)
+        >>> buf.add([10, 11, 12], [0, 0, 1])
+        >>> buf.class_counts()
+        {0: 1, 1: 1}
+        """
         idx = as_1d_labels(indices, "indices", allow_empty=True)
         lab = as_1d_labels(labels, "labels", allow_empty=True)
         if len(idx) != len(lab):
@@ -990,7 +1013,35 @@ class BalancedReplayBuffer:
             self._put(self._take(victim), index, c)
 
     def sample(self, n: int, *, replace: bool = False) -> np.ndarray:
-        """``n`` stored dataset indices drawn uniformly (without replacement by default)."""
+        """``n`` stored dataset indices drawn uniformly (without replacement by default).
+
+        Parameters
+        ----------
+        n : int
+            Number of indices to draw, ``>= 0``.
+        replace : bool, default False
+            Draw with replacement.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n`` int64 dataset indices.
+
+        Raises
+        ------
+        TypeError
+            If ``n`` is not an integer or ``replace`` is not a bool.
+        ValueError
+            If ``n`` is negative, or positive while the buffer is empty, or (without
+            replacement) larger than the number of stored examples.
+
+        Examples
+        --------
+        >>> buf = BalancedReplayBuffer(3, seed=0)
+        >>> buf.add([5, 6, 7], [0, 1, 2])
+        >>> sorted(buf.sample(3).tolist()), len(buf.sample(5, replace=True))
+        ([5, 6, 7], 5)
+        """
         n = _check_count(n, "n", 0)
         replace = _check_bool(replace, "replace")
         if self._size == 0 and n > 0:
