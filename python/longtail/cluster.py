@@ -124,6 +124,33 @@ class KMeans(ClusterMixin, BaseEstimator):
         beyond; ``init_size >= n_samples`` always seeds on all rows, as
         :class:`sklearn.cluster.KMeans`. Lloyd's iterations always use every row.
 
+    Attributes
+    ----------
+    cluster_centers_ : numpy.ndarray, shape (n_clusters, n_features)
+        The centres, in the dtype of the data.
+    labels_ : numpy.ndarray, shape (n_samples,)
+        The int64 cluster of every training row.
+    inertia_ : float
+        Sum of squared distances of the rows to their centres.
+    n_iter_ : int
+        Lloyd iterations of the kept run.
+
+    Raises
+    ------
+    TypeError
+        If ``random_state`` is not an int or None (a ``RandomState`` or ``Generator``),
+        or ``n_clusters``, ``n_init``, ``max_iter``, ``seed``, ``n_local_trials`` or
+        ``init_size`` is not an integer (raised by ``fit``).
+    ValueError
+        Raised by ``fit``: if ``n_clusters`` is below 1 or larger than the number of
+        rows, ``n_init``, ``max_iter``, ``n_local_trials`` or ``init_size`` is below 1,
+        ``tol`` is not a finite number >= 0, ``seed`` / ``random_state`` is negative,
+        >= 2**64 or the two disagree, ``init`` is an unknown string or an array of the
+        wrong shape, or ``X`` is not a finite 2-D real array. ``predict``,
+        ``transform`` and ``score`` raise it for ``X`` with another number of features.
+    sklearn.exceptions.NotFittedError
+        From ``predict``, ``transform`` and ``score`` before ``fit``.
+
     Notes
     -----
     Seeding makes ``k`` sequential passes over the rows it uses, each one bound by
@@ -182,6 +209,25 @@ class KMeans(ClusterMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> KMeans:
         """Cluster ``X`` (n_samples, n_features); ``y`` is ignored.
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows, float32 or float64 (float32 stays float32).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        KMeans
+            The fitted estimator itself.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid constructor arguments or ``X``, as listed in :class:`KMeans`.
+
+        Examples
+        --------
         >>> KMeans(1).fit([[1.0], [3.0]]).cluster_centers_.tolist()
         [[2.0]]
         """
@@ -287,6 +333,26 @@ class KMeans(ClusterMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre of every row of ``X`` (int64).
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows with the features of the training data.
+
+        Returns
+        -------
+        numpy.ndarray
+            The int64 cluster of every row, shape (n_samples,).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        ValueError
+            If ``X`` is not a finite 2-D real array or has another number of features than
+            the training data.
+
+        Examples
+        --------
         >>> km = KMeans(2, init=np.array([[0.0], [10.0]])).fit([[0.0], [10.0]])
         >>> km.predict([[1.0], [9.0], [4.0]]).tolist()
         [0, 1, 0]
@@ -297,6 +363,25 @@ class KMeans(ClusterMixin, BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X)`` and return ``labels_``.
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows, float32 or float64 (float32 stays float32).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``labels_``, the int64 cluster of every row.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`fit`.
+
+        Examples
+        --------
         >>> KMeans(2, balanced=True).fit_predict([[0.0], [0.1], [0.2], [9.0]]).tolist()
         [0, 0, 1, 1]
         """
@@ -305,6 +390,26 @@ class KMeans(ClusterMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of every row of ``X`` to every centre, (n, n_clusters).
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows with the features of the training data.
+
+        Returns
+        -------
+        numpy.ndarray
+            Distances, shape (n_samples, n_clusters).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        ValueError
+            If ``X`` is not a finite 2-D real array or has another number of features than
+            the training data.
+
+        Examples
+        --------
         >>> KMeans(1).fit([[0.0, 0.0], [2.0, 0.0]]).transform([[1.0, 1.0]]).tolist()
         [[1.0]]
         """
@@ -316,6 +421,28 @@ class KMeans(ClusterMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """Opposite of the inertia of ``X`` under the fitted centres (as scikit-learn).
 
+        Parameters
+        ----------
+        X : array_like or tensor, shape (n_samples, n_features)
+            Finite real rows with the features of the training data.
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        float
+            Minus the sum of squared distances of the rows to their nearest centre.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        ValueError
+            If ``X`` is not a finite 2-D real array or has another number of features than
+            the training data.
+
+        Examples
+        --------
         >>> KMeans(1).fit([[0.0], [2.0]]).score([[0.0], [2.0]])
         -2.0
         """
@@ -349,6 +476,25 @@ def subclass_labels(
     when ``j == 0``, and an independent stream of the same seed otherwise.
     ``random_state`` is scikit-learn's name for ``seed``, as in :class:`KMeans`.
 
+    Parameters
+    ----------
+    features : array_like or tensor, shape (n_samples, n_features)
+        Real features, float32 or float64 (float32 stays float32).
+    labels : array_like or tensor, shape (n_samples,)
+        Integer class ids, one per row of ``features``.
+    subclass_size : float, optional
+        Target subclass size (>= 1); default the smallest class's size.
+    seed : int, default 0
+        The result is a pure function of ``seed`` (and the data).
+    balanced : bool, default False
+        Make the subclasses of a class near-equal in size.
+    max_iter : int, default 300
+        Maximum Lloyd iterations per class.
+    tol : float, default 1e-4
+        Relative tolerance on the squared centre shift, as :class:`KMeans`.
+    random_state : int, optional
+        scikit-learn's name for ``seed``.
+
     Returns
     -------
     subclass_ids : int64 array, shape (n_samples,)
@@ -356,6 +502,22 @@ def subclass_labels(
         class are consecutive, classes in sorted order of their ids.
     parent_class : array, shape (S,)
         The class id of every subclass (``parent_class[subclass_ids] == labels``).
+
+    Raises
+    ------
+    TypeError
+        If ``subclass_size`` is not a number, ``random_state`` is not an int or None,
+        or ``seed`` / ``max_iter`` is not an integer.
+    ValueError
+        If ``labels`` does not have one class id per row of ``features``,
+        ``subclass_size`` is not a finite number >= 1, ``max_iter`` is below 1, ``tol``
+        is not a finite number >= 0, ``seed`` / ``random_state`` are out of range or
+        disagree, or ``features`` is not a finite 2-D real array.
+
+    References
+    ----------
+    Hou et al. 2023, "Subclass-balancing contrastive learning for long-tailed
+    recognition", ICCV.
 
     Examples
     --------
@@ -418,6 +580,13 @@ def equal_frequency_bins(values: Any, n_bins: int) -> tuple[np.ndarray, np.ndarr
     most one. Typical use: group classes by training frequency into equally populated
     many/medium/few groups.
 
+    Parameters
+    ----------
+    values : array_like or tensor, shape (n,)
+        Real values, e.g. the training count of each class.
+    n_bins : int
+        Number of bins, ``1 <= n_bins <= n``.
+
     Returns
     -------
     edges : float64 array, shape (n_bins + 1,)
@@ -426,6 +595,14 @@ def equal_frequency_bins(values: Any, n_bins: int) -> tuple[np.ndarray, np.ndarr
         straddle a boundary when ties are split to keep counts equal).
     ids : int64 array, shape (n,)
         The bin of every value (0 = smallest values).
+
+    Raises
+    ------
+    TypeError
+        If ``n_bins`` is not an integer.
+    ValueError
+        If ``n_bins`` is below 1 or larger than the number of values, or ``values`` is
+        not a finite 1-D real array.
 
     Examples
     --------

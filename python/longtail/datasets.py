@@ -132,16 +132,44 @@ def long_tailed_indices(
     ``profile`` are not used). A profile class keeps at most what it has. Which examples
     are kept is random, fixed by ``seed``.
 
-    Args:
-        labels: 1-D integer class ids, or a dataset with ``targets`` / ``labels``.
-        imbalance_ratio: ``IF = n_max / n_min`` (>= 1); required unless ``counts`` is given.
-        profile: ``"exp"``, ``"step"``, ``"linear"`` or ``"zipf"``.
-        seed: any integer.
-        counts: explicit per-class sizes, in sorted class-id order (at most each class's size).
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``.
+    imbalance_ratio : float, optional
+        ``IF = n_max / n_min`` (>= 1); required unless ``counts`` is given.
+    profile : {"exp", "step", "linear", "zipf"}, default "exp"
+        The shape of the class sizes.
+    seed : int, default 0
+        Any integer.
+    counts : array_like of int, optional
+        Explicit per-class sizes, in sorted class-id order (at most each class's size).
 
-    Returns:
+    Returns
+    -------
+    numpy.ndarray
         Sorted int64 indices into ``labels``.
 
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, or if ``imbalance_ratio`` is missing
+        (without ``counts``) or not a number, or ``seed`` is not an integer.
+    ValueError
+        If ``imbalance_ratio`` is below 1 or not finite, or given together with
+        ``counts``; if ``profile`` is unknown; if ``counts`` does not have one
+        non-negative integer per class or asks a class for more examples than it has;
+        if ``labels`` is empty or not integer class ids.
+
+    References
+    ----------
+    Cao et al. 2019, "Learning imbalanced datasets with label-distribution-aware margin
+    loss", NeurIPS. Cui et al. 2019, "Class-balanced loss based on effective number of
+    samples", CVPR. Buda et al. 2018, "A systematic study of the class imbalance problem
+    in convolutional neural networks", Neural Networks.
+
+    Examples
+    --------
     >>> y = np.repeat(np.arange(4), 50)
     >>> np.bincount(y[long_tailed_indices(y, imbalance_ratio=5, profile="step")]).tolist()
     [50, 50, 10, 10]
@@ -192,6 +220,38 @@ def test_distribution_indices(
     the same number of examples, the smallest class size, of every class
     (``imbalance_ratio`` is then unused). Classes are ordered by sorted class id.
 
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``.
+    imbalance_ratio : float
+        ``IF = n_max / n_min`` (>= 1) of the forward / backward profiles.
+    direction : {"forward", "backward", "uniform"}, default "forward"
+        The test label distribution.
+    seed : int, default 0
+        Any integer; which examples are kept is random, fixed by ``seed``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted int64 indices into ``labels``.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, or if ``imbalance_ratio`` is not a number
+        or ``seed`` is not an integer.
+    ValueError
+        If ``imbalance_ratio`` is below 1 or not finite, ``direction`` is unknown, or
+        ``labels`` is empty or not integer class ids.
+
+    References
+    ----------
+    Zhang et al. 2022, "Self-supervised aggregation of diverse experts for
+    test-agnostic long-tailed recognition", NeurIPS.
+
+    Examples
+    --------
     >>> y = np.repeat(np.arange(3), 100)
     >>> idx = test_distribution_indices(y, imbalance_ratio=4, direction="backward")
     >>> np.bincount(y[idx]).tolist()
@@ -256,16 +316,36 @@ def dirichlet_partition(
     Federated Visual Classification", 2019. Li, Diao, Chen, He, "Federated Learning on
     Non-IID Data Silos: An Experimental Study", ICDE 2022.
 
-    Args:
-        labels: 1-D integer class ids, or a dataset with ``targets`` / ``labels``.
-        num_clients: K >= 1.
-        alpha: concentration, > 0.
-        min_size: smallest number of rows a client may get.
-        seed: any integer.
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``.
+    num_clients : int
+        Number of clients K (>= 1).
+    alpha : float
+        Dirichlet concentration (> 0).
+    min_size : int, default 0
+        Smallest number of rows a client may get.
+    seed : int, default 0
+        Any integer.
 
-    Returns:
+    Returns
+    -------
+    list of numpy.ndarray
         K sorted int64 index arrays: disjoint, together covering every row.
 
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, or if ``alpha`` is not a number, or
+        ``num_clients``, ``min_size`` or ``seed`` is not an integer.
+    ValueError
+        If ``num_clients`` is below 1, ``alpha`` is not a finite number > 0,
+        ``min_size`` is negative, larger than the rows allow, or not reached in 1000
+        draws; if ``labels`` is empty or not integer class ids.
+
+    Examples
+    --------
     >>> y = np.repeat(np.arange(3), 20)
     >>> parts = dirichlet_partition(y, 4, alpha=0.5, seed=0)
     >>> sorted(np.concatenate(parts).tolist()) == list(range(60))
@@ -314,9 +394,35 @@ def shard_partition(
     McMahan, Moore, Ramage, Hampson, Aguera y Arcas, "Communication-Efficient Learning of
     Deep Networks from Decentralized Data", AISTATS 2017.
 
-    Returns:
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``.
+    num_clients : int
+        Number of clients (>= 1).
+    classes_per_client : int
+        Shards per client (>= 1), hence the most classes a client sees.
+    seed : int, default 0
+        Any integer.
+
+    Returns
+    -------
+    list of numpy.ndarray
         ``num_clients`` sorted int64 index arrays: disjoint, together covering every row.
 
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, or if ``num_clients``,
+        ``classes_per_client`` or ``seed`` is not an integer.
+    ValueError
+        If ``num_clients`` or ``classes_per_client`` is below 1; if
+        ``num_clients * classes_per_client`` is smaller than the number of classes
+        (``classes_per_client``) or larger than the number of rows (``num_clients``);
+        if ``labels`` is empty or not integer class ids.
+
+    Examples
+    --------
     >>> y = np.repeat(np.arange(5), 10)
     >>> parts = shard_partition(y, 5, classes_per_client=2, seed=0)
     >>> [len(np.unique(y[p])) <= 2 for p in parts]
@@ -373,11 +479,39 @@ def blurry_stream(
     Learning on Stochastic Blurry Task Boundary via Mask and Visual Prompt Tuning",
     ICCV 2023 (Si-Blurry).
 
-    Returns:
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``.
+    num_tasks : int
+        Number of tasks (>= 1).
+    disjoint_fraction : float
+        Fraction of the classes, in [0, 1], that are disjoint (seen in one task only).
+    blurry_fraction : float
+        Fraction, in [0, 1], of each blurry class's rows spread over the other tasks.
+    seed : int, default 0
+        Any integer.
+    return_classes : bool, default False
+        Also return the per-class layout.
+
+    Returns
+    -------
+    list of numpy.ndarray or tuple
         ``num_tasks`` int64 index arrays in stream order: disjoint, covering every row.
         With ``return_classes=True`` also a dict of per-class arrays (sorted class ids):
         ``"classes"``, ``"home_task"`` and ``"disjoint"`` (bool).
 
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, or if ``disjoint_fraction`` or
+        ``blurry_fraction`` is not a number, or ``num_tasks`` or ``seed`` is not an integer.
+    ValueError
+        If ``num_tasks`` is below 1, ``disjoint_fraction`` or ``blurry_fraction`` lies
+        outside [0, 1], or ``labels`` is empty or not integer class ids.
+
+    Examples
+    --------
     >>> y = np.repeat(np.arange(4), 10)
     >>> tasks = blurry_stream(y, 2, disjoint_fraction=0.5, blurry_fraction=0.2, seed=0)
     >>> sorted(np.concatenate(tasks).tolist()) == list(range(40))

@@ -265,19 +265,55 @@ class ClassBalancedSampler(_EpochStream):
     The sampler keeps only the example indices grouped by class (4 bytes per label
     below 2**32 examples, else 8) and O(classes) more; each epoch is drawn in Rust.
 
-    Args:
-        labels: 1-D integer class ids, or a dataset with ``targets`` / ``labels``, or a
-            Hugging Face ``datasets.Dataset`` (see ``label_column``).
-        power: exponent on the class sizes.
-        num_samples: length of the epoch over all replicas.
-        replacement: ``False`` for class-aware (cycling) sampling within classes.
-        seed: any integer; the stream is a pure function of ``(seed, epoch)``.
-        generator: a ``torch.Generator`` instead of ``seed``: its ``initial_seed()`` is
-            the seed (the generator is not advanced); not together with a nonzero seed.
-        num_replicas, rank: DDP layout (default: ``torch.distributed``, else 1 and 0).
-        drop_last: cut the epoch to a multiple of ``num_replicas`` instead of padding.
-        label_column: column name for Hugging Face datasets.
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``, or a
+        Hugging Face ``datasets.Dataset`` (see ``label_column``).
+    power : float, default 0.0
+        Exponent on the class sizes.
+    num_samples : int, optional
+        Length of the epoch over all replicas (default ``len(labels)``).
+    replacement : bool, default True
+        ``False`` for class-aware (cycling) sampling within classes.
+    seed : int, default 0
+        Any integer; the stream is a pure function of ``(seed, epoch)``.
+    generator : torch.Generator, optional
+        Used instead of ``seed``: its ``initial_seed()`` is the seed (the generator is
+        not advanced); not together with a nonzero seed.
+    num_replicas, rank : int, optional
+        DDP layout (default: ``torch.distributed``, else 1 and 0).
+    drop_last : bool, default False
+        Cut the epoch to a multiple of ``num_replicas`` instead of padding.
+    label_column : str, default "label"
+        Column name for Hugging Face datasets.
 
+    Attributes
+    ----------
+    classes : numpy.ndarray
+        The sorted distinct class ids.
+    class_counts : numpy.ndarray
+        Number of examples of each class, in the order of ``classes``.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, ``power`` is not a real number, ``seed``
+        is not an integer, ``generator`` is not a ``torch.Generator``, or
+        ``replacement`` / ``drop_last`` is not a bool.
+    ValueError
+        If ``labels`` is empty or not 1-D integer class ids, ``power`` is not finite or
+        gives zero class weights, ``num_samples`` is negative, ``generator`` is given
+        together with a nonzero ``seed``, or ``num_replicas`` / ``rank`` are out of range.
+
+    References
+    ----------
+    Kang et al. 2020, "Decoupling representation and classifier for long-tailed
+    recognition", ICLR. Shen et al. 2016, "Relay backpropagation for effective
+    learning of deep convolutional neural networks", ECCV.
+
+    Examples
+    --------
     >>> s = ClassBalancedSampler([0, 0, 0, 0, 1], num_samples=1000, seed=1)
     >>> idx = s.indices()
     >>> idx.dtype, len(idx), 400 < int((idx == 4).sum()) < 600
@@ -340,6 +376,31 @@ class ProgressivelyBalancedSampler(ClassBalancedSampler):
     value, clipped at ``T = total_epochs``), as in progressively-balanced sampling
     (Kang et al. 2020). Other keywords as in :class:`ClassBalancedSampler`.
 
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``, or a
+        Hugging Face ``datasets.Dataset`` (see ``label_column``).
+    total_epochs : int
+        Epoch ``T`` at which sampling becomes class-balanced (at least 1).
+    num_samples, replacement, seed, generator, num_replicas, rank, drop_last, label_column
+        As in :class:`ClassBalancedSampler`.
+
+    Raises
+    ------
+    TypeError
+        If ``total_epochs`` is not an integer, or a keyword has the wrong type (as in
+        :class:`ClassBalancedSampler`).
+    ValueError
+        If ``total_epochs`` is below 1, or as in :class:`ClassBalancedSampler`.
+
+    References
+    ----------
+    Kang et al. 2020, "Decoupling representation and classifier for long-tailed
+    recognition", ICLR.
+
+    Examples
+    --------
     >>> s = ProgressivelyBalancedSampler([0, 0, 0, 1], total_epochs=2)
     >>> s.class_probs.tolist()
     [0.75, 0.25]
@@ -399,6 +460,41 @@ class WeightedSampler(_EpochStream):
     Memory: 12 bytes per weight with replacement (the table; the weights are not
     kept), the float64 weights without replacement.
 
+    Parameters
+    ----------
+    weights : array_like or tensor
+        1-D non-negative real weights, one per index.
+    num_samples : int
+        Length of the epoch over all replicas (at least 1).
+    replacement : bool, default True
+        Draw with replacement (alias table) or without (weighted order).
+    seed : int, default 0
+        Any integer; the stream is a pure function of ``(seed, epoch)``.
+    generator : torch.Generator, optional
+        Used instead of ``seed``: its ``initial_seed()`` is the seed.
+    num_replicas, rank : int, optional
+        DDP layout (default: ``torch.distributed``, else 1 and 0).
+    drop_last : bool, default False
+        Cut the epoch to a multiple of ``num_replicas`` instead of padding.
+
+    Raises
+    ------
+    TypeError
+        If ``weights`` are not real numbers, ``replacement`` / ``drop_last`` is not a
+        bool, ``seed`` is not an integer or ``generator`` not a ``torch.Generator``.
+    ValueError
+        If ``weights`` is not 1-D, empty, has NaN, infinite or negative values or a zero
+        sum; if ``num_samples`` is below 1, or (without replacement) larger than the
+        number of positive weights; if ``generator`` comes with a nonzero ``seed``.
+
+    References
+    ----------
+    Walker 1977, "An efficient method for generating discrete random variables with
+    general distributions", ACM TOMS. Efraimidis & Spirakis 2006, "Weighted random
+    sampling with a reservoir", Information Processing Letters.
+
+    Examples
+    --------
     >>> s = WeightedSampler([0.0, 1.0, 3.0], 1000, seed=0)
     >>> idx = s.indices()
     >>> int((idx == 0).sum()), 650 < int((idx == 2).sum()) < 850
@@ -543,6 +639,47 @@ class RepeatFactorSampler(_EpochStream):
     ``set_epoch``, the pass in progress or last started, so call ``set_epoch`` first
     when the length of the coming pass must be known beforehand.
 
+    Parameters
+    ----------
+    labels : list of collections, array_like or dataset
+        Per-image collections of class ids (lists, tuples, sets or arrays; an empty one
+        is an image without labels), or 1-D class ids (one label per image).
+    threshold : float, default 0.001
+        Frequency threshold ``t``; classes in fewer than this fraction of images are
+        repeated.
+    seed : int, default 0
+        Any integer; the stream is a pure function of ``(seed, epoch)``.
+    generator : torch.Generator, optional
+        Used instead of ``seed``: its ``initial_seed()`` is the seed.
+    num_replicas, rank : int, optional
+        DDP layout (default: ``torch.distributed``, else 1 and 0).
+    drop_last : bool, default False
+        Cut the epoch to a multiple of ``num_replicas`` instead of padding.
+    label_column : str, default "label"
+        Column name for Hugging Face datasets.
+
+    Attributes
+    ----------
+    repeat_factors : numpy.ndarray
+        The float64 repeat factor ``r_i`` of each image.
+
+    Raises
+    ------
+    TypeError
+        If ``threshold`` is not a real number, ``labels`` holds neither class ids nor
+        per-image collections of them, ``seed`` is not an integer or ``generator`` not a
+        ``torch.Generator``.
+    ValueError
+        If ``threshold`` is not a positive finite number, ``labels`` is empty, or
+        ``generator`` comes with a nonzero ``seed``.
+
+    References
+    ----------
+    Gupta et al. 2019, "LVIS: A dataset for large vocabulary instance segmentation",
+    CVPR.
+
+    Examples
+    --------
     >>> s = RepeatFactorSampler([[0], [0], [0], [0, 1], []], threshold=0.8, seed=0)
     >>> s.repeat_factors.round(3).tolist()
     [1.0, 1.0, 1.0, 2.0, 1.0]
@@ -603,6 +740,44 @@ class MPerClassSampler(_EpochStream):
     Epochs, ``seed`` / ``generator``, ``state_dict`` (counted in batches) as for the
     other samplers: every pass draws the next epoch until ``set_epoch`` pins one.
 
+    Parameters
+    ----------
+    labels : array_like, tensor or dataset
+        1-D integer class ids, or a dataset with ``targets`` / ``labels``, or a
+        Hugging Face ``datasets.Dataset`` (see ``label_column``).
+    m : int
+        Examples per class in a batch (at least 1).
+    batch_size : int
+        Examples per batch, a multiple of ``m``.
+    length : int, optional
+        Batches per epoch over all replicas (default ``len(labels) // batch_size``,
+        at least 1).
+    seed : int, default 0
+        Any integer; the stream is a pure function of ``(seed, epoch)``.
+    generator : torch.Generator, optional
+        Used instead of ``seed``: its ``initial_seed()`` is the seed.
+    num_replicas, rank : int, optional
+        DDP layout (default: ``torch.distributed``, else 1 and 0).
+    label_column : str, default "label"
+        Column name for Hugging Face datasets.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` are not numeric class ids, ``m``, ``batch_size``, ``length`` or
+        ``seed`` is not an integer, or ``generator`` is not a ``torch.Generator``.
+    ValueError
+        If ``m`` is below 1 or larger than ``batch_size``; if ``batch_size`` is not a
+        multiple of ``m`` or asks for more classes per batch than ``labels`` has; if
+        ``length`` is negative or ``labels`` is empty.
+
+    References
+    ----------
+    Musgrave et al. 2020, "A metric learning reality check", ECCV
+    (pytorch-metric-learning).
+
+    Examples
+    --------
     >>> labels = [0] * 5 + [1] * 5 + [2] * 5
     >>> s = MPerClassSampler(labels, m=2, batch_size=4, seed=0)
     >>> batches = list(s)
@@ -698,6 +873,29 @@ class BalancedReplayBuffer:
     ``seed`` (or ``generator=``, a ``torch.Generator`` whose ``initial_seed()`` is used)
     and the order of ``add`` calls.
 
+    Parameters
+    ----------
+    capacity : int
+        Maximum number of stored examples (at least 1).
+    seed : int, default 0
+        Any integer.
+    generator : torch.Generator, optional
+        Used instead of ``seed``: its ``initial_seed()`` is the seed.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` or ``seed`` is not an integer, or ``generator`` is not a
+        ``torch.Generator``.
+    ValueError
+        If ``capacity`` is below 1, or ``generator`` comes with a nonzero ``seed``.
+
+    References
+    ----------
+    Chrysakis & Moens 2020, "Online continual learning from imbalanced data", ICML.
+
+    Examples
+    --------
     >>> buf = BalancedReplayBuffer(4, seed=0)
     >>> buf.add(range(10), [0] * 8 + [1, 2])
     >>> buf.class_counts()
@@ -763,7 +961,30 @@ class BalancedReplayBuffer:
         return slot
 
     def add(self, indices: Any, labels: Any) -> None:
-        """Offer examples (their dataset indices and class ids) to the buffer, in order."""
+        """Offer examples (their dataset indices and class ids) to the buffer, in order.
+
+        Parameters
+        ----------
+        indices : array_like or tensor
+            1-D integer dataset indices of the examples.
+        labels : array_like or tensor
+            1-D integer class ids, one per index.
+
+        Raises
+        ------
+        TypeError
+            If ``indices`` or ``labels`` are not numeric.
+        ValueError
+            If ``indices`` or ``labels`` is not 1-D or holds fractional values, or
+            ``labels`` does not have one class id per index.
+
+        Examples
+        --------
+        >>> buf = BalancedReplayBuffer(2)
+        >>> buf.add([10, 11, 12], [0, 0, 1])
+        >>> buf.class_counts()
+        {0: 1, 1: 1}
+        """
         idx = as_1d_labels(indices, "indices", allow_empty=True)
         lab = as_1d_labels(labels, "labels", allow_empty=True)
         if len(idx) != len(lab):
@@ -792,7 +1013,35 @@ class BalancedReplayBuffer:
             self._put(self._take(victim), index, c)
 
     def sample(self, n: int, *, replace: bool = False) -> np.ndarray:
-        """``n`` stored dataset indices drawn uniformly (without replacement by default)."""
+        """``n`` stored dataset indices drawn uniformly (without replacement by default).
+
+        Parameters
+        ----------
+        n : int
+            Number of indices to draw, ``>= 0``.
+        replace : bool, default False
+            Draw with replacement.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n`` int64 dataset indices.
+
+        Raises
+        ------
+        TypeError
+            If ``n`` is not an integer or ``replace`` is not a bool.
+        ValueError
+            If ``n`` is negative, or positive while the buffer is empty, or (without
+            replacement) larger than the number of stored examples.
+
+        Examples
+        --------
+        >>> buf = BalancedReplayBuffer(3, seed=0)
+        >>> buf.add([5, 6, 7], [0, 1, 2])
+        >>> sorted(buf.sample(3).tolist()), len(buf.sample(5, replace=True))
+        ([5, 6, 7], 5)
+        """
         n = _check_count(n, "n", 0)
         replace = _check_bool(replace, "replace")
         if self._size == 0 and n > 0:

@@ -43,6 +43,32 @@ def subclass_contrastive_loss(features: Tensor, subclass_ids: Tensor,
                               normalize: bool = True, reduction: str = "mean") -> Tensor:
     """Functional form of :class:`SubclassContrastiveLoss` (Hou et al. 2023).
 
+    Parameters
+    ----------
+    features : torch.Tensor
+        Floating point features (N, D) or (N, V, D) with V views per sample.
+    subclass_ids : torch.Tensor or array_like
+        Integer subclass id of each sample (N,).
+    class_ids : torch.Tensor or array_like, optional
+        Integer class id of each sample (N,); None keeps only the subclass term.
+    temperature, class_temperature, beta, normalize, reduction
+        As in :class:`SubclassContrastiveLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss in the dtype of ``features``: a scalar, or per anchor, shape (N*V,), for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`SubclassContrastiveLoss`.
+    ValueError
+        As :class:`SubclassContrastiveLoss`.
+
+    Examples
+    --------
     >>> f = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     >>> subclass_contrastive_loss(f, torch.tensor([0, 0, 1, 1])) < 1e-3
     tensor(True)
@@ -82,17 +108,37 @@ class SubclassContrastiveLoss(nn.Module):
     Hou, Zhang, Wang, Zhou, "Subclass-balancing Contrastive Learning for Long-tailed
     Recognition", ICCV 2023.
 
-    Args:
-        temperature: t1 of the subclass term, ``> 0``.
-        class_temperature: t2 of the class term (default: ``temperature``).
-        beta: weight of the class term, ``>= 0``.
-        normalize: L2-normalise the features first (SBCL and SupCon use unit vectors).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per anchor, shape (N*V,)).
-
     Forward: ``features`` (N, D) or (N, V, D) with V views per sample (views share ids),
     ``subclass_ids`` (N,), ``class_ids`` (N,) or None. Every subclass must lie inside one
     class (checked on the CPU).
 
+    Parameters
+    ----------
+    temperature : float, default 0.1
+        t1 of the subclass term, ``> 0``.
+    class_temperature : float, optional
+        t2 of the class term (default: ``temperature``), ``> 0``.
+    beta : float, default 0.25
+        Weight of the class term, ``>= 0``.
+    normalize : bool, default True
+        L2-normalise the features first (SBCL and SupCon use unit vectors).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-anchor losses are combined (``"none"``: shape (N*V,)).
+
+    Raises
+    ------
+    TypeError
+        If ``temperature``, ``class_temperature`` or ``beta`` is not a real number. When
+        called: if ``features`` is not a floating point tensor, or ``subclass_ids`` /
+        ``class_ids`` do not hold integer ids.
+    ValueError
+        If ``temperature`` or ``class_temperature`` is not > 0, ``beta`` is negative, or
+        ``reduction`` is unknown. When called: if ``features`` is not a non-empty (N, D) or
+        (N, V, D) tensor, ``subclass_ids`` / ``class_ids`` do not have shape (N,), or (on
+        the CPU) a subclass spans two classes (``subclass_ids``).
+
+    Examples
+    --------
     >>> crit = SubclassContrastiveLoss(temperature=0.5)
     >>> f = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.7, 0.7], [0.0, 1.0]])
     >>> round(crit(f, torch.tensor([0, 0, 1, 2]), torch.tensor([0, 0, 0, 1])).item(), 4)

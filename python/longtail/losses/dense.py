@@ -82,6 +82,30 @@ def class_balanced_bce_loss(logits: Tensor, target: Any, pos_counts: ArrayLike,
                             reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
     """Functional form of :class:`ClassBalancedBCELoss` (Cui et al. 2019).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor or array_like
+        Real 0/1 targets (values in [0, 1]) of the shape of ``logits``.
+    pos_counts, neg_counts, beta, reduction, ignore_index
+        As in :class:`ClassBalancedBCELoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per row (summed over classes),
+        shape (N, d1, ...), for ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`ClassBalancedBCELoss`, for its arguments and for ``logits`` / ``target``.
+    ValueError
+        As :class:`ClassBalancedBCELoss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> logits = torch.zeros(2, 2)
     >>> class_balanced_bce_loss(logits, torch.tensor([[1.0, 0.0], [0.0, 0.0]]), [9, 1],
     ...                         beta=0.0)
@@ -114,15 +138,37 @@ class ClassBalancedBCELoss(_CountsModule):
     Cui, Jia, Lin, Song, Belongie, "Class-Balanced Loss Based on Effective Number of
     Samples", CVPR 2019.
 
-    Args:
-        pos_counts: positive examples per class (per column of the logits), ``>= 0``.
-        neg_counts: negative examples per class, or None.
-        beta: in ``[0, 1)``; 0 is plain BCE summed over classes.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: target value whose elements count nothing (e.g. 255), or None.
-
     Forward: ``logits`` (N, C[, d1, ...]) and ``target`` of the same shape.
 
+    Parameters
+    ----------
+    pos_counts : array_like or torch.Tensor
+        Positive examples per class (per column of the logits), ``>= 0``, at least one
+        positive.
+    neg_counts : array_like or torch.Tensor, optional
+        Negative examples per class, or None.
+    beta : float, default 0.9999
+        In ``[0, 1)``; 0 is plain BCE summed over classes.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int or None, default None
+        Target value whose elements count nothing (e.g. 255), or None.
+
+    Raises
+    ------
+    TypeError
+        If ``beta`` is not a real number or ``ignore_index`` is not an integer or None. When
+        called: if ``logits`` is not a floating point tensor or ``target`` does not hold
+        real numbers.
+    ValueError
+        If ``pos_counts`` / ``neg_counts`` is not a finite 1-D array of non-negative values
+        with a positive entry, ``neg_counts`` does not have one entry per class of
+        ``pos_counts``, ``beta`` is not in ``[0, 1)``, or ``reduction`` is unknown. When
+        called: if ``target`` does not have the shape of ``logits``, the number of classes
+        differs from the construction's, or a CPU ``target`` has values outside [0, 1].
+
+    Examples
+    --------
     >>> crit = ClassBalancedBCELoss([90, 10], [10, 90], beta=0.99)
     >>> crit.pos_weight, crit.neg_weight
     (tensor([0.2768, 1.7232], dtype=torch.float64), tensor([1.7232, 0.2768], dtype=torch.float64))
@@ -178,6 +224,30 @@ def asymmetric_loss(logits: Tensor, target: Any, *, gamma_neg: float = 4.0,
                     reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
     """Functional form of :class:`AsymmetricLoss` (Ridnik et al. 2021).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor or array_like
+        Real 0/1 targets (values in [0, 1]) of the shape of ``logits``.
+    gamma_neg, gamma_pos, clip, eps, reduction, ignore_index
+        As in :class:`AsymmetricLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per row (summed over classes),
+        shape (N, d1, ...), for ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`AsymmetricLoss`, for its arguments and for ``logits`` / ``target``.
+    ValueError
+        As :class:`AsymmetricLoss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> asymmetric_loss(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), gamma_neg=0.0,
     ...                 gamma_pos=0.0, clip=0.0)  # = BCE summed over the two classes
     tensor(1.3863)
@@ -204,13 +274,34 @@ class AsymmetricLoss(nn.Module):
     Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter, Zelnik-Manor, "Asymmetric Loss For
     Multi-Label Classification", ICCV 2021.
 
-    Args:
-        gamma_neg, gamma_pos: focusing exponents, ``>= 0``.
-        clip: probability margin of the negatives, in ``[0, 1)``.
-        eps: floor of the probabilities inside the logs, in ``(0, 1)``.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: target value whose elements count nothing, or None.
+    Parameters
+    ----------
+    gamma_neg : float, default 4.0
+        Focusing exponent of the negatives, ``>= 0``.
+    gamma_pos : float, default 1.0
+        Focusing exponent of the positives, ``>= 0``.
+    clip : float, default 0.05
+        Probability margin of the negatives, in ``[0, 1)``.
+    eps : float, default 1e-8
+        Floor of the probabilities inside the logs, in ``(0, 1)``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int or None, default None
+        Target value whose elements count nothing (e.g. 255), or None.
 
+    Raises
+    ------
+    TypeError
+        If ``gamma_neg``, ``gamma_pos``, ``clip`` or ``eps`` is not a real number, or
+        ``ignore_index`` is not an integer or None. When called: if ``logits`` is not a
+        floating point tensor or ``target`` does not hold real numbers.
+    ValueError
+        If ``gamma_neg`` or ``gamma_pos`` is negative, ``clip`` is outside ``[0, 1)``,
+        ``eps`` outside ``(0, 1)``, or ``reduction`` is unknown. When called: if ``target``
+        does not have the shape of ``logits`` or a CPU ``target`` has values outside [0, 1].
+
+    Examples
+    --------
     >>> crit = AsymmetricLoss()
     >>> round(crit(torch.tensor([[2.0, -1.0, -4.0]]), torch.tensor([[1.0, 0.0, 0.0]])).item(), 4)
     0.0157
@@ -254,6 +345,30 @@ def tversky_loss(logits: Tensor, target: Any, *, alpha: float = 0.5, beta: float
                  reduction: str = "mean") -> Tensor:
     """Functional form of :class:`TverskyLoss` (Salehi et al. 2017).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    alpha, beta, gamma, ignore_index, reduction
+        As in :class:`TverskyLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or the (C,) per-class losses for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`TverskyLoss`, for its arguments and for ``logits`` / ``target``.
+    ValueError
+        As :class:`TverskyLoss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> logits = torch.tensor([[[9.0, -9.0]], [[-9.0, 9.0]]])  # (N=1, C=2, d=2)
     >>> tversky_loss(logits.permute(1, 0, 2), torch.tensor([[0, 1]])) < 1e-3
     tensor(True)
@@ -285,15 +400,34 @@ class TverskyLoss(nn.Module):
     fully convolutional deep networks", MLMI 2017. Abraham, Khan, "A Novel Focal Tversky
     Loss Function with Improved Attention U-Net for Lesion Segmentation", ISBI 2019.
 
-    Args:
-        alpha: weight of the false positives, ``>= 0``.
-        beta: weight of the false negatives, ``>= 0``.
-        gamma: exponent, ``> 0``.
-        ignore_index: target value of positions that count nothing, or None.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (over classes).
-
     Forward: ``logits`` (N, C[, d1, ...]) and integer ``target`` (N[, d1, ...]).
 
+    Parameters
+    ----------
+    alpha : float, default 0.5
+        Weight of the false positives, ``>= 0``.
+    beta : float, default 0.5
+        Weight of the false negatives, ``>= 0``.
+    gamma : float, default 1.0
+        Exponent, ``> 0``.
+    ignore_index : int or None, default None
+        Target value of positions that count nothing, or None.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-class losses are combined.
+
+    Raises
+    ------
+    TypeError
+        If ``alpha``, ``beta`` or ``gamma`` is not a real number, or ``ignore_index`` is not
+        an integer or None. When called: if ``logits`` is not a floating point tensor or
+        ``target`` does not hold integer class ids.
+    ValueError
+        If ``alpha`` or ``beta`` is negative, ``gamma`` is not > 0, or ``reduction`` is
+        unknown. When called: if the shapes of ``logits`` and ``target`` do not match, or a
+        CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = TverskyLoss(alpha=0.3, beta=0.7)
     >>> logits = torch.zeros(1, 2, 4)
     >>> crit(logits, torch.tensor([[0, 0, 0, 1]]))

@@ -79,6 +79,36 @@ def seesaw_loss(logits: Tensor, target: Any, counts: ArrayLike, *, p: float = 0.
     ``counts`` are the cumulative samples per class seen so far (the module's
     ``cum_samples``); they are not updated here.
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C).
+    target : torch.Tensor
+        Integer class ids, (N,).
+    counts : array_like or torch.Tensor
+        Cumulative samples per class, (C,), ``>= 0``.
+    p, q, eps, reduction, ignore_index
+        As in :class:`SeesawLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        If ``p``, ``q`` or ``eps`` is not a real number. When called: if ``logits`` is not a
+        floating point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``p`` or ``q`` is negative, ``eps`` is not > 0, ``reduction`` is unknown, or
+        ``counts`` is not a finite 1-D array of non-negative values. When called: if
+        ``logits`` is not (N, C) with C = ``len(counts)``, ``target`` is not (N,), or a CPU
+        ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> seesaw_loss(torch.zeros(1, 2), torch.tensor([0]), [4, 1], q=0.0)  # log(1 + 4**-0.8)
     tensor(0.2851)
     """
@@ -119,15 +149,41 @@ class SeesawLoss(_CountsModule):
     Wang, Zhang, Zang, Cao, Pang, Gong, Chen, Liu, Loy, Lin, "Seesaw Loss for Long-Tailed
     Instance Segmentation", CVPR 2021.
 
-    Args:
-        num_classes: C.
-        p: mitigation exponent, ``>= 0``.
-        q: compensation exponent, ``>= 0``.
-        eps: floor of the target-class score in the compensation factor, ``> 0``.
-        counts: optional initial cumulative counts (e.g. of the training set).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: target value that contributes nothing.
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes C, ``>= 1``.
+    p : float, default 0.8
+        Mitigation exponent, ``>= 0``.
+    q : float, default 2.0
+        Compensation exponent, ``>= 0``.
+    eps : float, default 0.01
+        Floor of the target-class score in the compensation factor, ``> 0``.
+    counts : array_like or torch.Tensor, optional
+        Initial cumulative counts (e.g. of the training set), length C.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
 
+    Attributes
+    ----------
+    cum_samples : torch.Tensor
+        Buffer of the cumulative samples per class (float64), updated in training mode.
+
+    Raises
+    ------
+    TypeError
+        If ``p``, ``q`` or ``eps`` is not a real number. When called: if ``logits`` is not a
+        floating point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``num_classes`` is not an integer >= 1, ``p`` or ``q`` is negative, ``eps`` is
+        not > 0, ``reduction`` is unknown, or ``counts`` does not have ``num_classes``
+        finite non-negative entries. When called: if ``logits`` is not (N, C), ``target`` is
+        not (N,), or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = SeesawLoss(3)
     >>> logits = torch.zeros(4, 3, requires_grad=True)
     >>> crit(logits, torch.tensor([0, 0, 0, 2])).backward()
@@ -214,6 +270,33 @@ def eqlv2_loss(logits: Tensor, target: Any, pos_neg: ArrayLike | None = None, *,
     module's ``pos_neg`` buffer); None is the start of training (ratio 100, weights ~1).
     Nothing is accumulated here.
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C).
+    target : torch.Tensor
+        Integer class ids, (N,); the value C marks a background sample.
+    pos_neg : array_like or torch.Tensor, optional
+        Per-class ratio of accumulated positive to negative gradients, (C,), ``>= 0``.
+    gamma, mu, alpha, reduction, ignore_index
+        As in :class:`EQLv2Loss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`EQLv2Loss`, for its arguments and for ``logits`` / ``target``.
+    ValueError
+        If ``pos_neg`` does not have one finite non-negative entry per class; else as
+        :class:`EQLv2Loss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> eqlv2_loss(torch.zeros(1, 2), torch.tensor([0]))  # 2 log 2: plain sigmoid BCE
     tensor(1.3863)
     """
@@ -257,14 +340,45 @@ class EQLv2Loss(_CountsModule):
     Tan, Li, Li, Yin, Ouyang, Yan, Liu, Qin, "Equalization Loss v2: A New Gradient Balance
     Approach for Long-tailed Object Detection", CVPR 2021.
 
-    Args:
-        num_classes: C (foreground classes).
-        gamma, mu: slope and centre of the mapping f.
-        alpha: extra weight of the positives of rare classes, ``>= 0``.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per sample, summed over classes).
-        ignore_index: target value that contributes nothing.
-        distributed: all-reduce the statistics when a process group is initialised.
+    Parameters
+    ----------
+    num_classes : int
+        Number of foreground classes C, ``>= 1``.
+    gamma : float, default 12.0
+        Slope of the mapping f.
+    mu : float, default 0.8
+        Centre of the mapping f.
+    alpha : float, default 4.0
+        Extra weight of the positives of rare classes, ``>= 0``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses (summed over classes) are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
+    distributed : bool, default True
+        All-reduce the statistics when a process group is initialised.
 
+    Attributes
+    ----------
+    pos_grad : torch.Tensor
+        Buffer of the accumulated positive gradients per class.
+    neg_grad : torch.Tensor
+        Buffer of the accumulated negative gradients per class.
+    pos_neg : torch.Tensor
+        Buffer of their ratio ``g_j``.
+
+    Raises
+    ------
+    TypeError
+        If ``gamma``, ``mu`` or ``alpha`` is not a real number. When called: if ``logits``
+        is not a floating point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``num_classes`` is not an integer >= 1, ``gamma`` or ``mu`` is not finite,
+        ``alpha`` is negative, or ``reduction`` is unknown. When called: if ``logits`` is
+        not (N, C), ``target`` is not (N,), or a CPU ``target`` holds a class id outside
+        ``[0, C]``.
+
+    Examples
+    --------
     >>> crit = EQLv2Loss(3)
     >>> logits = torch.zeros(2, 3, requires_grad=True)
     >>> crit(logits, torch.tensor([0, 3])).backward()  # class 0 and a background sample

@@ -49,6 +49,31 @@ def prior_bias_init(num_classes: int, *, prior: float | ArrayLike = 0.01,
 
     Lin, Goyal, Girshick, He, Dollar, "Focal Loss for Dense Object Detection", ICCV 2017.
 
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes C (>= 1).
+    prior : float or array_like, default 0.01
+        Foreground probability ``pi`` in (0, 1), or one per class (length C).
+    dtype : torch.dtype, default torch.float32
+        Dtype of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        The (C,) bias ``log(pi / (1 - pi))``.
+
+    Raises
+    ------
+    TypeError
+        If ``num_classes`` is not an integer or ``prior`` is neither a number nor an array
+        of numbers.
+    ValueError
+        If ``num_classes`` is below 1, ``prior`` does not lie strictly between 0 and 1, or a
+        per-class ``prior`` does not have ``num_classes`` entries.
+
+    Examples
+    --------
     >>> b = prior_bias_init(3, prior=0.01)
     >>> b
     tensor([-4.5951, -4.5951, -4.5951])
@@ -82,10 +107,27 @@ def tau_normalize(weight: ArrayLike, tau: float = 1.0) -> Tensor:
     Kang, Xie, Rohrbach, Yan, Gordo, Feng, Kalantidis, "Decoupling Representation and
     Classifier for Long-Tailed Recognition", ICLR 2020.
 
-    Args:
-        weight: ``(C, D)`` classifier weight (e.g. ``linear.weight``).
-        tau: exponent, usually in ``[0, 1]``.
+    Parameters
+    ----------
+    weight : torch.Tensor or array_like
+        The (C, D) classifier weight (e.g. ``linear.weight``).
+    tau : float, default 1.0
+        Exponent, usually in ``[0, 1]``.
 
+    Returns
+    -------
+    torch.Tensor
+        The rescaled (C, D) weight, in the dtype of ``weight`` (a new tensor).
+
+    Raises
+    ------
+    TypeError
+        If ``tau`` is not a real number or ``weight`` is not floating point.
+    ValueError
+        If ``tau`` is not finite or ``weight`` is not 2-D.
+
+    Examples
+    --------
     >>> w = torch.tensor([[3.0, 4.0], [0.6, 0.8]])
     >>> tau_normalize(w, 1.0)
     tensor([[0.6000, 0.8000],
@@ -119,6 +161,31 @@ def logit_adjust(logits: Tensor, counts: ArrayLike, *, tau: float = 1.0) -> Tens
     Menon, Jayasumana, Rawat, Jain, Veit, Kumar, "Long-tail learning via logit
     adjustment", ICLR 2021.
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (C,), (N, C) or (N, C, d1, ...).
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    tau : float, default 1.0
+        Strength of the adjustment.
+
+    Returns
+    -------
+    torch.Tensor
+        The adjusted logits, of the shape, dtype and device of ``logits``.
+
+    Raises
+    ------
+    TypeError
+        If ``logits`` is not a floating point tensor or ``tau`` is not a real number.
+    ValueError
+        If ``logits`` is a scalar or its class dimension does not have ``len(counts)``
+        entries, ``tau`` is not finite, or ``counts`` is not a finite 1-D array of
+        non-negative values with a positive entry.
+
+    Examples
+    --------
     >>> logit_adjust(torch.zeros(1, 2), [3, 1]).argmax(1)
     tensor([1])
     >>> logit_adjust(torch.zeros(1, 2), [3, 1], tau=0.0)
@@ -162,6 +229,30 @@ def ldam_loss(logits: Tensor, target: Tensor, counts: ArrayLike, *, max_m: float
               ignore_index: int = -100) -> Tensor:
     """Functional form of :class:`LDAMLoss` (Cao et al. 2019).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    max_m, s, weight, reduction, ignore_index
+        As in :class:`LDAMLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`LDAMLoss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> logits = torch.tensor([[0.5, 0.0], [0.0, 0.5]])
     >>> ldam_loss(logits, torch.tensor([0, 1]), [100, 1], s=1.0)
     tensor(0.6149)
@@ -184,12 +275,45 @@ class LDAMLoss(_CountsModule):
     Cao, Wei, Gaidon, Arechiga, Ma, "Learning Imbalanced Datasets with Label-Distribution-
     Aware Margin Loss", NeurIPS 2019.
 
-    Args:
-        counts: training examples per class.
-        max_m: largest margin, ``> 0``.
-        s: logit scale, ``> 0``.
-        weight: optional per-class weights, length C.
+    Parameters
+    ----------
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    max_m : float, default 0.5
+        Largest margin, ``> 0``.
+    s : float, default 30.0
+        Logit scale, ``> 0``.
+    weight : array_like, optional
+        Per-class weights, length C, ``>= 0`` (torch's weighted mean).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
 
+    Attributes
+    ----------
+    counts : torch.Tensor
+        Buffer of the class counts (float64).
+    margins : torch.Tensor
+        Buffer of the per-class margins (float64).
+    weight : torch.Tensor or None
+        Buffer of the per-class weights; may be reassigned (deferred re-weighting).
+
+    Raises
+    ------
+    TypeError
+        If a number argument (``max_m``, ``s``) is not a real number. When called: if
+        ``logits`` is not a floating point tensor or ``target`` does not hold integer class
+        ids.
+    ValueError
+        If ``counts`` is not a finite 1-D array of non-negative values with a positive
+        entry, ``max_m`` or ``s`` is not > 0, ``weight`` does not have one non-negative
+        entry per class, or ``reduction`` is unknown. When called: if ``logits`` /
+        ``target`` shapes do not match, the number of classes differs from that of the
+        construction, or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = LDAMLoss([10000, 16, 1], max_m=0.5)
     >>> crit.margins
     tensor([0.0500, 0.2500, 0.5000], dtype=torch.float64)
@@ -258,6 +382,30 @@ def balanced_softmax_loss(logits: Tensor, target: Tensor, counts: ArrayLike, *,
                           reduction: str = "mean", ignore_index: int = -100) -> Tensor:
     """Functional form of :class:`BalancedSoftmaxLoss` (Ren et al. 2020).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    reduction, ignore_index
+        As in :class:`BalancedSoftmaxLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`BalancedSoftmaxLoss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> balanced_softmax_loss(torch.zeros(1, 2), torch.tensor([1]), [3, 1])
     tensor(1.3863)
     """
@@ -276,6 +424,28 @@ class BalancedSoftmaxLoss(_CountsModule):
     Ren, Yu, Ma, Zhao, Yi, Li, "Balanced Meta-Softmax for Long-Tailed Visual
     Recognition", NeurIPS 2020.
 
+    Parameters
+    ----------
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
+
+    Raises
+    ------
+    TypeError
+        When called: if ``logits`` is not a floating point tensor or ``target`` does not
+        hold integer class ids.
+    ValueError
+        If ``counts`` is not a finite 1-D array of non-negative values with a positive entry
+        or ``reduction`` is unknown. When called: if ``logits`` / ``target`` shapes do not
+        match, the number of classes differs from that of the construction, or a CPU
+        ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = BalancedSoftmaxLoss([3, 1])
     >>> crit(torch.zeros(2, 2), torch.tensor([0, 1]))
     tensor(0.8370)
@@ -307,6 +477,30 @@ def logit_adjusted_loss(logits: Tensor, target: Tensor, counts: ArrayLike, *, ta
                         reduction: str = "mean", ignore_index: int = -100) -> Tensor:
     """Functional form of :class:`LogitAdjustedLoss` (Menon et al. 2021).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    tau, reduction, ignore_index
+        As in :class:`LogitAdjustedLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`LogitAdjustedLoss`, for its arguments and for ``logits`` / ``target``.
+
+    Examples
+    --------
     >>> logit_adjusted_loss(torch.zeros(1, 2), torch.tensor([1]), [3, 1])
     tensor(1.3863)
     """
@@ -325,6 +519,30 @@ class LogitAdjustedLoss(_CountsModule):
     Menon, Jayasumana, Rawat, Jain, Veit, Kumar, "Long-tail learning via logit
     adjustment", ICLR 2021.
 
+    Parameters
+    ----------
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    tau : float, default 1.0
+        Strength of the adjustment (0 is plain cross-entropy).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
+
+    Raises
+    ------
+    TypeError
+        If a number argument (``tau``) is not a real number. When called: if ``logits`` is
+        not a floating point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``counts`` is not a finite 1-D array of non-negative values with a positive
+        entry, ``tau`` is not finite, or ``reduction`` is unknown. When called: if
+        ``logits`` / ``target`` shapes do not match, the number of classes differs from that
+        of the construction, or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = LogitAdjustedLoss([3, 1], tau=1.0)
     >>> crit(torch.zeros(2, 2), torch.tensor([0, 1]))
     tensor(0.8370)

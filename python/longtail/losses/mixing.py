@@ -36,19 +36,46 @@ def remix(x: Tensor, y: Any, counts: ArrayLike, *, alpha: float = 1.0, kappa: fl
 
     Chou, Chang, Pan, Wei, Juan, "Remix: Rebalanced Mixup", ECCV 2020 Workshops.
 
-    Args:
-        x: batch of inputs (N, ...), floating point.
-        y: integer class ids (N,).
-        counts: training examples per class (C,).
-        alpha: Beta parameter, ``> 0``.
-        kappa: count ratio that makes a pair imbalanced, ``>= 1``.
-        tau: share below which the majority sample loses its label, in ``[0, 1]``.
-        seed: fixes ``lam`` and the permutation; None uses torch's global generator.
-        dtype: of the soft targets (default: that of ``x``).
+    Parameters
+    ----------
+    x : torch.Tensor
+        Batch of inputs (N, ...), floating point.
+    y : torch.Tensor or array_like
+        Integer class ids (N,).
+    counts : array_like or torch.Tensor
+        Training examples per class (C,).
+    alpha : float, default 1.0
+        Beta parameter, ``> 0``.
+    kappa : float, default 3.0
+        Count ratio that makes a pair imbalanced, ``>= 1``.
+    tau : float, default 0.5
+        Share below which the majority sample loses its label, in ``[0, 1]``.
+    seed : int, optional
+        Fixes ``lam`` and the permutation; None uses torch's global generator.
+    dtype : torch.dtype, optional
+        Dtype of the soft targets (default: that of ``x``).
 
-    Returns:
-        ``(x_mix, y_soft)``: mixed inputs like ``x`` and (N, C) soft targets.
+    Returns
+    -------
+    x_mix : torch.Tensor
+        Mixed inputs, like ``x``.
+    y_soft : torch.Tensor
+        (N, C) soft targets; each row sums to 1.
 
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating point tensor, ``y`` does not hold integer class ids,
+        ``seed`` is not an integer or None, or ``alpha`` / ``kappa`` / ``tau`` is not a real
+        number.
+    ValueError
+        If ``x`` is not a non-empty batch, ``alpha`` is not > 0, ``kappa`` is below 1,
+        ``tau`` is outside ``[0, 1]``, ``counts`` is not a finite 1-D array of non-negative
+        values with a positive entry, ``y`` does not have shape (N,), or a CPU ``y`` holds a
+        class id outside ``[0, len(counts))``.
+
+    Examples
+    --------
     >>> x = torch.eye(4)
     >>> y = torch.tensor([0, 0, 0, 1])
     >>> x_mix, y_soft = remix(x, y, [100, 10], seed=0)

@@ -31,6 +31,32 @@ def gce_loss(logits: Tensor, target: Any, *, q: float = 0.7, reduction: str = "m
              ignore_index: int = -100) -> Tensor:
     """Functional form of :class:`GCELoss` (Zhang & Sabuncu 2018).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    q, reduction, ignore_index
+        As in :class:`GCELoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`GCELoss` for its arguments; if ``logits`` is not a floating point tensor
+        or ``target`` does not hold integer class ids.
+    ValueError
+        As :class:`GCELoss` for its arguments; if the shapes of ``logits`` and ``target`` do
+        not match, or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> gce_loss(torch.zeros(1, 2), torch.tensor([0]), q=1.0)  # 1 - p_y
     tensor(0.5000)
     """
@@ -49,11 +75,27 @@ class GCELoss(nn.Module):
     Zhang, Sabuncu, "Generalized Cross Entropy Loss for Training Deep Neural Networks with
     Noisy Labels", NeurIPS 2018.
 
-    Args:
-        q: in ``(0, 1]``.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: target value that contributes nothing.
+    Parameters
+    ----------
+    q : float, default 0.7
+        In ``(0, 1]``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
 
+    Raises
+    ------
+    TypeError
+        If ``q`` is not a real number. When called: if ``logits`` is not a floating point
+        tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``q`` is not in ``(0, 1]`` or ``reduction`` is unknown. When called: if the
+        shapes of ``logits`` and ``target`` do not match, or a CPU ``target`` holds a class
+        id out of range.
+
+    Examples
+    --------
     >>> crit = GCELoss(q=0.7)
     >>> crit(torch.tensor([[2.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1]))
     tensor(0.3353)

@@ -69,14 +69,30 @@ def class_balanced_weights(counts: ArrayLike, beta: float = 0.9999, *,
     Cui, Jia, Lin, Song, Belongie, "Class-Balanced Loss Based on Effective Number of
     Samples", CVPR 2019.
 
-    Args:
-        counts: training examples per class (list, numpy array or tensor), ``>= 0``.
-        beta: in ``[0, 1)``.
-        dtype: of the result (float32 so it can be passed to ``nn.CrossEntropyLoss``).
+    Parameters
+    ----------
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    beta : float, default 0.9999
+        In ``[0, 1)``; 0 gives uniform weights.
+    dtype : torch.dtype, default torch.float32
+        Dtype of the result (float32 so it can be passed to ``nn.CrossEntropyLoss``).
 
-    Returns:
+    Returns
+    -------
+    torch.Tensor
         A ``(C,)`` tensor on the device of ``counts`` (CPU for lists and arrays).
 
+    Raises
+    ------
+    TypeError
+        If ``beta`` is not a real number.
+    ValueError
+        If ``beta`` is not in ``[0, 1)``, or ``counts`` is not a finite 1-D array of
+        non-negative values with a positive entry.
+
+    Examples
+    --------
     >>> class_balanced_weights([100, 10, 1], beta=0.0)
     tensor([1., 1., 1.])
     >>> class_balanced_weights([100, 10, 0], beta=0.9)
@@ -101,6 +117,33 @@ def deferred_reweighting(counts: ArrayLike, epoch: int, *, start_epoch: int,
     Cao, Wei, Gaidon, Arechiga, Ma, "Learning Imbalanced Datasets with Label-Distribution-
     Aware Margin Loss", NeurIPS 2019.
 
+    Parameters
+    ----------
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    epoch : int
+        The current epoch, ``>= 0``.
+    start_epoch : int
+        First epoch of the re-weighting, ``>= 0``.
+    beta : float, default 0.9999
+        In ``[0, 1)``, as in :func:`class_balanced_weights`.
+
+    Returns
+    -------
+    torch.Tensor
+        A float32 ``(C,)`` tensor on the device of ``counts``: ones before ``start_epoch``,
+        the class-balanced weights from then on.
+
+    Raises
+    ------
+    TypeError
+        If ``epoch`` or ``start_epoch`` is not an integer, or ``beta`` is not a real number.
+    ValueError
+        If ``epoch`` or ``start_epoch`` is negative, ``beta`` is not in ``[0, 1)``, or
+        ``counts`` is not a finite 1-D array of non-negative values with a positive entry.
+
+    Examples
+    --------
     >>> deferred_reweighting([100, 10], 0, start_epoch=2)
     tensor([1., 1.])
     >>> deferred_reweighting([100, 10], 2, start_epoch=2, beta=0.99)
@@ -175,6 +218,34 @@ def class_balanced_loss(logits: Tensor, target: Tensor, counts: ArrayLike, *,
                         reduction: str = "mean", ignore_index: int = -100) -> Tensor:
     """Functional form of :class:`ClassBalancedLoss` (Cui et al. 2019).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    beta, loss_type, gamma, reduction, ignore_index
+        As in :class:`ClassBalancedLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`ClassBalancedLoss` for its arguments; if ``logits`` is not a floating
+        point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        As :class:`ClassBalancedLoss` for its arguments; if the shapes of ``logits`` and
+        ``target`` do not match, or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> class_balanced_loss(logits, torch.tensor([0, 1]), [10, 1], beta=0.0)
     tensor(0.1269)
@@ -201,14 +272,42 @@ class ClassBalancedLoss(_CountsModule):
     Cui, Jia, Lin, Song, Belongie, "Class-Balanced Loss Based on Effective Number of
     Samples", CVPR 2019.
 
-    Args:
-        counts: training examples per class (list, numpy array or tensor).
-        beta: in ``[0, 1)``; 0 is the plain loss, ``-> 1`` inverse-frequency weighting.
-        loss_type: ``"softmax"``, ``"sigmoid"`` or ``"focal"``.
-        gamma: focusing parameter of ``"focal"`` (ignored otherwise), ``>= 0``.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: target value that contributes nothing (as in ``cross_entropy``).
+    Parameters
+    ----------
+    counts : array_like or torch.Tensor
+        Training examples per class, shape (C,): finite, ``>= 0``, at least one positive.
+    beta : float, default 0.9999
+        In ``[0, 1)``; 0 is the plain loss, ``-> 1`` inverse-frequency weighting.
+    loss_type : {"softmax", "sigmoid", "focal"}, default "softmax"
+        The loss that is re-weighted.
+    gamma : float, default 1.0
+        Focusing parameter of ``"focal"`` (ignored otherwise), ``>= 0``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
 
+    Attributes
+    ----------
+    counts : torch.Tensor
+        Buffer of the class counts (float64).
+    weights : torch.Tensor
+        Buffer of the per-class weights (float64), summing to C.
+
+    Raises
+    ------
+    TypeError
+        If ``beta`` or ``gamma`` is not a real number. When called: if ``logits`` is not a
+        floating point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``counts`` is not a finite 1-D array of non-negative values with a positive
+        entry, ``beta`` is not in ``[0, 1)``, ``loss_type`` is unknown, ``gamma`` is
+        negative or not finite, or ``reduction`` is unknown. When called: if the shapes of
+        ``logits`` and ``target`` do not match, the number of classes differs from the
+        construction's, or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = ClassBalancedLoss([100, 10, 1], beta=0.99)
     >>> crit.weights
     tensor([0.0422, 0.2800, 2.6777], dtype=torch.float64)
@@ -262,6 +361,32 @@ def focal_loss(logits: Tensor, target: Tensor, *, gamma: float = 2.0,
                ignore_index: int = -100) -> Tensor:
     """Functional form of :class:`FocalLoss` (Lin et al. 2017).
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating point logits, (N, C) or (N, C, d1, ...).
+    target : torch.Tensor
+        Integer class ids, (N,) or (N, d1, ...).
+    gamma, alpha, reduction, ignore_index
+        As in :class:`FocalLoss`.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, in the dtype of ``logits``: a scalar, or per sample for
+        ``reduction="none"``.
+
+    Raises
+    ------
+    TypeError
+        As :class:`FocalLoss` for its arguments; if ``logits`` is not a floating point
+        tensor or ``target`` does not hold integer class ids.
+    ValueError
+        As :class:`FocalLoss` for its arguments; if the shapes of ``logits`` and ``target``
+        do not match, or a CPU ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> focal_loss(logits, torch.tensor([0, 0]), gamma=0.0)  # gamma = 0 is cross-entropy
     tensor(1.1269)
@@ -283,6 +408,30 @@ class FocalLoss(_CountsModule):
 
     Lin, Goyal, Girshick, He, Dollar, "Focal Loss for Dense Object Detection", ICCV 2017.
 
+    Parameters
+    ----------
+    gamma : float, default 2.0
+        Focusing parameter, ``>= 0``.
+    alpha : float or array_like, optional
+        None, one scale for every class, or per-class weights (length C, ``>= 0``).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-sample losses are combined.
+    ignore_index : int, default -100
+        Target value that contributes nothing (as in ``cross_entropy``).
+
+    Raises
+    ------
+    TypeError
+        If ``gamma`` is not a real number. When called: if ``logits`` is not a floating
+        point tensor or ``target`` does not hold integer class ids.
+    ValueError
+        If ``gamma`` is negative or not finite, ``alpha`` has a negative entry, or
+        ``reduction`` is unknown. When called: if the shapes of ``logits`` and ``target`` do
+        not match, the number of classes differs from the construction's, or a CPU
+        ``target`` holds a class id out of range.
+
+    Examples
+    --------
     >>> crit = FocalLoss(gamma=2.0)
     >>> logits = torch.tensor([[3.0, 0.0], [0.0, 0.5]])
     >>> crit(logits, torch.tensor([0, 0]))
