@@ -545,6 +545,40 @@ def fbeta_score(
 ) -> Union[float, np.ndarray]:
     """F-beta score, as ``sklearn.metrics.fbeta_score``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    beta : float
+        Weight of recall relative to precision (>= 0).
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"binary", "micro", "macro", "weighted", "samples"} or None, default "binary"
+        "binary" reports ``pos_label`` only; None returns the per-class values.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default "warn"
+        Value of an undefined ratio; "warn" gives 0 and warns.
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The F-beta score, or one per label with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter (``beta`` < 0, ``average``) is invalid (an
+        ``InvalidParameterError``, also a ``TypeError``), the targets are of mixed or
+        unsupported types, ``pos_label`` is not a label with ``average="binary"``, or
+        ``average="binary"`` is asked of a multiclass target.
+
+    Examples
+    --------
     >>> fbeta_score([0, 1, 1, 0], [0, 1, 0, 0], beta=1)
     0.6666666666666666
     """
