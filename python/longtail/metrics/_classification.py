@@ -162,6 +162,32 @@ def confusion_matrix(
     ``normalize`` is "true" (rows), "pred" (columns), "all" or None. Counts are int64
     unless ``sample_weight`` has a float dtype. One parallel counting pass in Rust.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    labels : array-like of shape (n_classes,), optional
+        Classes to index the matrix, in this order; by default the sorted union of both.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    normalize : {"true", "pred", "all"} or None, default None
+        Normalise over rows, columns or the whole matrix; None keeps counts.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, n_classes)
+        Counts (int64, or float with float weights or ``normalize``).
+
+    Raises
+    ------
+    ValueError
+        If ``normalize`` is invalid, the targets are not binary or multiclass or are of
+        mixed types, or ``labels`` is empty or shares no label with ``y_true``.
+
+    Examples
+    --------
     >>> confusion_matrix([2, 0, 2, 2, 0, 1], [0, 0, 2, 2, 0, 2])
     array([[2, 0, 0],
            [0, 0, 1],
@@ -411,6 +437,44 @@ def precision_recall_fscore_support(
     "weighted" or "samples" (multilabel). ``zero_division`` ("warn", 0, 1 or NaN) is the
     value of an undefined ratio.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    beta : float, default 1.0
+        Weight of recall in the F-score (F-beta).
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"binary", "micro", "macro", "weighted", "samples"} or None, default None
+        "binary" reports ``pos_label`` only; None returns the per-class values.
+    warn_for : tuple of str, default ("precision", "recall", "f-score")
+        Which undefined metrics warn.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default "warn"
+        Value of an undefined ratio; "warn" gives 0 and warns.
+
+    Returns
+    -------
+    precision, recall, fbeta : float or ndarray of shape (n_labels,)
+        Per label, or averaged when ``average`` is not None.
+    support : ndarray of shape (n_labels,) or None
+        True samples per label; None when averaged.
+
+    Raises
+    ------
+    ValueError
+        If a parameter (``beta`` < 0, ``average``) is invalid (an
+        ``InvalidParameterError``, also a ``TypeError``), the targets are of mixed or
+        unsupported types, ``pos_label`` is not a label with ``average="binary"``, or
+        ``average="binary"`` is asked of a multiclass target.
+
+    Examples
+    --------
     >>> p, r, f, s = precision_recall_fscore_support([0, 1, 2, 2], [0, 2, 2, 2], zero_division=0)
     >>> p.tolist(), r.tolist(), s.tolist()
     ([1.0, 0.0, 0.6666666666666666], [1.0, 0.0, 1.0], [1, 1, 2])
@@ -481,6 +545,40 @@ def fbeta_score(
 ) -> Union[float, np.ndarray]:
     """F-beta score, as ``sklearn.metrics.fbeta_score``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    beta : float
+        Weight of recall relative to precision (>= 0).
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"binary", "micro", "macro", "weighted", "samples"} or None, default "binary"
+        "binary" reports ``pos_label`` only; None returns the per-class values.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default "warn"
+        Value of an undefined ratio; "warn" gives 0 and warns.
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The F-beta score, or one per label with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter (``beta`` < 0, ``average``) is invalid (an
+        ``InvalidParameterError``, also a ``TypeError``), the targets are of mixed or
+        unsupported types, ``pos_label`` is not a label with ``average="binary"``, or
+        ``average="binary"`` is asked of a multiclass target.
+
+    Examples
+    --------
     >>> fbeta_score([0, 1, 1, 0], [0, 1, 0, 0], beta=1)
     0.6666666666666666
     """
@@ -510,6 +608,37 @@ def f1_score(
 ) -> Union[float, np.ndarray]:
     """F1 score (harmonic mean of precision and recall), as ``sklearn.metrics.f1_score``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"binary", "micro", "macro", "weighted", "samples"} or None, default 'binary'
+        "binary" reports ``pos_label`` only; None returns the per-class values.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default "warn"
+        Value of an undefined ratio; "warn" gives 0 and warns.
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The F1 score, or one per label with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (an ``InvalidParameterError``, also a ``TypeError``), the
+        targets are of mixed or unsupported types, ``pos_label`` is not a label with
+        ``average="binary"``, or ``average="binary"`` is asked of a multiclass target.
+
+    Examples
+    --------
     >>> f1_score([0, 1, 2, 2], [0, 2, 2, 2], average="macro", zero_division=0)
     0.6
     """
@@ -537,6 +666,37 @@ def precision_score(
 ) -> Union[float, np.ndarray]:
     """Precision tp / (tp + fp), as ``sklearn.metrics.precision_score``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"binary", "micro", "macro", "weighted", "samples"} or None, default 'binary'
+        "binary" reports ``pos_label`` only; None returns the per-class values.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default "warn"
+        Value of an undefined ratio; "warn" gives 0 and warns.
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The precision, or one per label with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (an ``InvalidParameterError``, also a ``TypeError``), the
+        targets are of mixed or unsupported types, ``pos_label`` is not a label with
+        ``average="binary"``, or ``average="binary"`` is asked of a multiclass target.
+
+    Examples
+    --------
     >>> precision_score([0, 1, 1, 0], [1, 1, 0, 0])
     0.5
     """
@@ -565,6 +725,37 @@ def recall_score(
 ) -> Union[float, np.ndarray]:
     """Recall tp / (tp + fn), as ``sklearn.metrics.recall_score``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"binary", "micro", "macro", "weighted", "samples"} or None, default 'binary'
+        "binary" reports ``pos_label`` only; None returns the per-class values.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default "warn"
+        Value of an undefined ratio; "warn" gives 0 and warns.
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The recall, or one per label with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (an ``InvalidParameterError``, also a ``TypeError``), the
+        targets are of mixed or unsupported types, ``pos_label`` is not a label with
+        ``average="binary"``, or ``average="binary"`` is asked of a multiclass target.
+
+    Examples
+    --------
     >>> recall_score([0, 1, 1, 0], [1, 1, 0, 0])
     0.5
     """
@@ -590,6 +781,30 @@ def balanced_accuracy_score(
     """Mean per-class recall, as ``sklearn.metrics.balanced_accuracy_score``; with
     ``adjusted=True`` rescaled so that chance is 0 and perfect is 1.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    adjusted : bool, default False
+        Rescale so that chance scores 0 and perfect 1.
+
+    Returns
+    -------
+    float
+        The balanced accuracy.
+
+    Raises
+    ------
+    ValueError
+        If ``adjusted`` is not a bool (an ``InvalidParameterError``, also a ``TypeError``) or
+        the targets are not binary or multiclass.
+
+    Examples
+    --------
     >>> balanced_accuracy_score([0, 1, 0, 0, 1, 0], [0, 1, 0, 0, 0, 1])
     0.625
     """
@@ -622,6 +837,40 @@ def cohen_kappa_score(
     """Cohen's kappa (Cohen 1960; weighted kappa, Cohen 1968), as
     ``sklearn.metrics.cohen_kappa_score``: ``weights`` is None, "linear" or "quadratic".
 
+    Parameters
+    ----------
+    y1 : array-like of shape (n_samples,)
+        Labels of the first annotator.
+    y2 : array-like of shape (n_samples,)
+        Labels of the second annotator.
+    labels : array-like of shape (n_classes,), optional
+        Labels to index the confusion matrix; by default those in ``y1`` or ``y2``.
+    weights : {"linear", "quadratic"} or None, default None
+        Disagreement weights of the weighted kappa; None is unweighted.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    replace_undefined_by : float, default nan
+        Value returned when kappa is undefined (both raters constant).
+
+    Returns
+    -------
+    float
+        Kappa, between -1 and 1.
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is invalid (an ``InvalidParameterError``, also a ``TypeError``), no
+        label of ``labels`` occurs in ``y1``, or the targets are not binary or multiclass.
+
+    References
+    ----------
+    Cohen, J. (1960). A coefficient of agreement for nominal scales. Educational and
+    Psychological Measurement 20(1). Cohen, J. (1968). Weighted kappa. Psychological
+    Bulletin 70(4).
+
+    Examples
+    --------
     >>> round(cohen_kappa_score([0, 1, 2, 2], [0, 2, 2, 2]), 4)
     0.5556
     """
@@ -683,6 +932,32 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, *, sample_weight: Any = None) ->
     """Matthews correlation coefficient (multiclass R_K of Gorodkin 2004), as
     ``sklearn.metrics.matthews_corrcoef``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+
+    Returns
+    -------
+    float
+        The coefficient, between -1 and 1 (0 when undefined).
+
+    Raises
+    ------
+    ValueError
+        If the targets are not binary or multiclass or are of mixed types.
+
+    References
+    ----------
+    Gorodkin, J. (2004). Comparing two K-category assignments by a K-category correlation
+    coefficient. Computational Biology and Chemistry 28(5-6).
+
+    Examples
+    --------
     >>> matthews_corrcoef([1, 1, 1, 0], [1, 0, 1, 1])
     -0.3333333333333333
     """
@@ -718,6 +993,35 @@ def top_k_accuracy_score(
     """Fraction of samples whose true class is among the ``k`` highest scores, as
     ``sklearn.metrics.top_k_accuracy_score`` (same tie order). One pass in Rust.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels (binary or multiclass).
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes)
+        Scores; 1-D for a binary target (score of the greater label).
+    k : int, default 2
+        Number of highest scores that count as a hit.
+    normalize : bool, default True
+        Return the fraction; False returns the (weighted) count.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    labels : array-like of shape (n_classes,), optional
+        Sorted unique labels indexing the columns of ``y_score``.
+
+    Returns
+    -------
+    float
+        The top-k accuracy (or count of hits).
+
+    Raises
+    ------
+    ValueError
+        If ``k`` or ``normalize`` is invalid (an ``InvalidParameterError``, also a
+        ``TypeError``), ``y_true`` is not 1-D binary or multiclass, ``y_score``'s columns do
+        not match the classes, or ``labels`` is not unique, ordered or covering ``y_true``.
+
+    Examples
+    --------
     >>> y_score = [[0.5, 0.2, 0.2], [0.3, 0.4, 0.2], [0.2, 0.4, 0.3], [0.7, 0.2, 0.1]]
     >>> top_k_accuracy_score([0, 1, 2, 2], y_score, k=2)
     0.75
@@ -820,6 +1124,44 @@ def geometric_mean_score(
     all classes, a recall of 0 being replaced by ``correction``; other averages give
     sqrt(sensitivity * specificity) averaged as in imbalanced-learn.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    labels : array-like, optional
+        The labels to include (and their order); by default every label present.
+    pos_label : int, float, bool or str, default 1
+        The class reported with ``average="binary"``.
+    average : {"multiclass", "binary", "micro", "macro", "weighted"} or None, default "multiclass"
+        "multiclass" is the geometric mean of all recalls; the others average
+        sqrt(sensitivity * specificity) per label; None returns them per label.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    correction : float, default 0.0
+        Value replacing a recall of 0 (``average="multiclass"`` only).
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The geometric mean, or one per label with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If ``correction`` < 0 or ``average`` is invalid (an ``InvalidParameterError``, also
+        a ``TypeError``), the target is multilabel, or ``pos_label`` is not a label.
+    TypeError
+        If ``sample_weight`` is not numeric.
+
+    References
+    ----------
+    Kubat, M. and Matwin, S. (1997). Addressing the curse of imbalanced training sets:
+    one-sided selection. ICML.
+
+    Examples
+    --------
     >>> y_true, y_pred = [0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1]
     >>> float(geometric_mean_score(y_true, y_pred))
     0.0

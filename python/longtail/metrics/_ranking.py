@@ -168,6 +168,31 @@ def roc_curve(
     Returns ``(fpr, tpr, thresholds)`` with thresholds decreasing and ``inf`` first.
     Collinear points are dropped unless ``drop_intermediate=False``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary true labels (any two values; see ``pos_label``).
+    y_score : array-like of shape (n_samples,)
+        Scores, higher meaning more likely positive.
+    pos_label : int, float, bool or str, optional
+        The positive class; None means 1 for {0, 1} or {-1, 1} labels.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    drop_intermediate : bool, default True
+        Drop thresholds whose point is collinear with its neighbours.
+
+    Returns
+    -------
+    fpr, tpr, thresholds : ndarray
+        False and true positive rates at each threshold (thresholds decreasing).
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` is not binary, ``pos_label`` is ambiguous, or the shapes disagree.
+
+    Examples
+    --------
     >>> fpr, tpr, thr = roc_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     >>> fpr.tolist(), tpr.tolist()
     ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
@@ -192,6 +217,33 @@ def precision_recall_curve(
     Returns ``(precision, recall, thresholds)``; the last precision is 1 and the last
     recall 0, which have no threshold.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary true labels (any two values; see ``pos_label``).
+    y_score : array-like of shape (n_samples,)
+        Scores, higher meaning more likely positive.
+    pos_label : int, float, bool or str, optional
+        The positive class; None means 1 for {0, 1} or {-1, 1} labels.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    drop_intermediate : bool, default False
+        Drop thresholds that do not change the curve's shape.
+
+    Returns
+    -------
+    precision, recall : ndarray of shape (n_thresholds + 1,)
+        Precision and recall at each threshold, then the (1, 0) end point.
+    thresholds : ndarray of shape (n_thresholds,)
+        Increasing distinct scores, in the scores' dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` is not binary, ``pos_label`` is ambiguous, or the shapes disagree.
+
+    Examples
+    --------
     >>> p, r, t = precision_recall_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     >>> p.round(3).tolist(), r.tolist(), t.tolist()
     ([0.5, 0.667, 0.5, 1.0, 1.0], [1.0, 1.0, 0.5, 0.5, 0.0], [0.1, 0.35, 0.4, 0.8])
@@ -401,6 +453,44 @@ def roc_auc_score(
     With one class in ``y_true`` it warns ``UndefinedMetricWarning`` and returns NaN, like
     scikit-learn >= 1.9.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_classes)
+        True labels, or a multilabel indicator matrix.
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes)
+        Scores of the greater label (binary) or per-class scores / probabilities.
+    average : {"macro", "weighted", "micro", "samples"} or None, default "macro"
+        How per-class AUCs are combined; None returns them all.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    max_fpr : float in (0, 1], optional
+        Standardised partial AUC up to this false positive rate (binary only).
+    multi_class : {"raise", "ovr", "ovo"}, default "raise"
+        Multiclass strategy; "raise" rejects multiclass targets.
+    labels : array-like of shape (n_classes,), optional
+        Class labels indexing the columns of ``y_score`` (multiclass only).
+
+    Returns
+    -------
+    float or ndarray of shape (n_classes,)
+        The AUC, or one per class with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (an ``InvalidParameterError``, also a ``TypeError``), the
+        target type is unsupported, multiclass scores do not sum to 1, ``labels`` are not
+        unique, ordered or do not cover ``y_true``, or the shapes disagree.
+    NotImplementedError
+        For ``average=None`` with ``multi_class="ovo"``.
+
+    References
+    ----------
+    Hand, D. J. and Till, R. J. (2001). A simple generalisation of the area under the ROC
+    curve for multiple class classification problems. Machine Learning 45, 171-186.
+
+    Examples
+    --------
     >>> roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.75
     >>> probs = [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.3, 0.4, 0.3]]
@@ -560,6 +650,33 @@ def average_precision_score(
     AP = sum_n (R_n - R_{n-1}) P_n over the thresholds, no interpolation. Binary,
     multilabel indicators, and multiclass (one-vs-rest over the classes present).
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_classes)
+        True labels, or a multilabel indicator matrix.
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes)
+        Scores of the positive class, or per-class scores.
+    average : {"macro", "weighted", "micro", "samples"} or None, default "macro"
+        How per-class APs are combined; None returns them all.
+    pos_label : int, float, bool or str, default 1
+        The positive class (binary targets only).
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+
+    Returns
+    -------
+    float or ndarray of shape (n_classes,)
+        The average precision, or one per class with ``average=None``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (an ``InvalidParameterError``, also a ``TypeError``), the
+        target type is unsupported, ``pos_label`` is not 1 for a multiclass target, or the
+        shapes disagree.
+
+    Examples
+    --------
     >>> average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.8333333333333333
     """

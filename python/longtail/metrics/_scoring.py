@@ -52,6 +52,32 @@ def accuracy_score(
     """Fraction (or number, ``normalize=False``) of correct predictions, as
     ``sklearn.metrics.accuracy_score``; subset accuracy for multilabel indicators.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multilabel indicator matrix.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, in the same format as ``y_true``.
+    normalize : bool, default True
+        Return the fraction; False returns the (weighted) number of correct predictions.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+
+    Returns
+    -------
+    float
+        The accuracy (or count of correct predictions).
+
+    Raises
+    ------
+    ValueError
+        If ``normalize`` is not a bool, the targets are of mixed or unsupported types, the
+        lengths differ, or ``sample_weight`` is not 1-D or contains NaN or infinity.
+    TypeError
+        If ``sample_weight`` is not numeric.
+
+    Examples
+    --------
     >>> accuracy_score([0, 1, 2, 3], [0, 2, 1, 3])
     0.5
     >>> accuracy_score([0, 1, 2, 3], [0, 2, 1, 3], normalize=False)
@@ -187,6 +213,41 @@ def log_loss(
     columns are the sorted labels (of ``y_true``, or ``labels``). ``y_pred`` is the
     deprecated name of ``y_proba``. The logarithmic scoring rule (Good 1952).
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_proba : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Predicted probabilities; 1-D is P(positive class).
+    normalize : bool, default True
+        Return the mean loss; False returns the (weighted) sum.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    labels : array-like, optional
+        The labels, sorted into the columns of ``y_proba``; by default those of ``y_true``.
+    y_pred : array-like, optional
+        Deprecated name of ``y_proba``.
+
+    Returns
+    -------
+    float
+        The cross-entropy (natural log).
+
+    Raises
+    ------
+    ValueError
+        If probabilities leave [0, 1] or are not finite, the lengths differ, ``y_true``
+        has one label without ``labels`` (or values not in ``labels``), the number of
+        columns does not match the labels, or both ``y_pred`` and ``y_proba`` are given.
+    TypeError
+        If ``y_proba`` is missing or ``sample_weight`` is not numeric.
+
+    References
+    ----------
+    Good, I. J. (1952). Rational decisions. Journal of the Royal Statistical Society B 14(1).
+
+    Examples
+    --------
     >>> y = ["spam", "ham", "ham", "spam"]
     >>> round(log_loss(y, [[.1, .9], [.9, .1], [.8, .2], [.35, .65]]), 6)
     0.216162
@@ -259,6 +320,42 @@ def brier_score_loss(
     ``scale_by_half="auto"`` halves the score for binary input, so that it equals the
     classic ``mean (y - p)**2``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_proba : array-like of shape (n_samples,) or (n_samples, n_classes)
+        P(y = ``pos_label``) of a binary target, or per-class probabilities.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-sample weights.
+    pos_label : int, float, bool or str, optional
+        The positive class of a binary target (1-D ``y_proba``).
+    labels : array-like, optional
+        The labels, sorted into the columns of a 2-D ``y_proba``.
+    scale_by_half : bool or "auto", default "auto"
+        Halve the score; "auto" halves it for binary input.
+
+    Returns
+    -------
+    float
+        The Brier score.
+
+    Raises
+    ------
+    ValueError
+        If probabilities leave [0, 1] or are not finite, the lengths differ, a 1-D
+        ``y_proba`` comes with a non-binary target, ``pos_label`` is ambiguous or absent,
+        or ``scale_by_half`` is invalid.
+    TypeError
+        If ``sample_weight`` is not numeric.
+
+    References
+    ----------
+    Brier, G. W. (1950). Verification of forecasts expressed in terms of probability.
+    Monthly Weather Review 78(1).
+
+    Examples
+    --------
     >>> round(brier_score_loss([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3]), 6)
     0.0375
     >>> round(brier_score_loss([0, 1, 2], [[.8, .1, .1], [.2, .7, .1], [.1, .1, .8]]), 6)

@@ -25,6 +25,32 @@ def cluster_accuracy(y_true: Any, cluster_ids: Any) -> tuple[float, dict[int, in
     clusters left unmatched (more clusters than classes) count as errors. Labels of any
     shape (segmentation maps) are flattened.
 
+    Parameters
+    ----------
+    y_true : array-like of int, any shape
+        True class ids (flattened).
+    cluster_ids : array-like of int, same number of items
+        Cluster ids assigned to the same examples.
+
+    Returns
+    -------
+    accuracy : float
+        Fraction of examples on matched (cluster, class) pairs.
+    mapping : dict[int, int]
+        Matched cluster id to class id.
+
+    Raises
+    ------
+    ValueError
+        If the numbers of items differ.
+
+    References
+    ----------
+    Kuhn, H. W. (1955). The Hungarian method for the assignment problem. Naval Research
+    Logistics Quarterly 2.
+
+    Examples
+    --------
     >>> cluster_accuracy([0, 0, 1, 1, 2, 2], [5, 5, 3, 3, 3, 7])
     (0.8333333333333334, {3: 1, 5: 0, 7: 2})
     """

@@ -94,6 +94,29 @@ def neural_collapse(
     of deep learning training"). All go to 0 as training collapses the features onto a
     simplex equiangular tight frame aligned with the classifier.
 
+    Parameters
+    ----------
+    features : array-like of float, shape (n, d)
+        Penultimate-layer features.
+    labels : array-like of int, shape (n,)
+        Class ids (>= 0), with at least 2 classes present.
+    classifier_weight : array-like of float, shape (C, d), optional
+        Last-layer weights; needed for ``nc3`` and ``nc4``.
+
+    Returns
+    -------
+    dict[str, float]
+        ``nc1``, ``nc2_equinorm``, ``nc2_equiangular``, ``nc3``, ``nc4``.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, a class id is negative or has no row in
+        ``classifier_weight``, ``classifier_weight`` does not have ``d`` columns, or fewer
+        than 2 classes are present.
+
+    Examples
+    --------
     >>> x = [[1.1, 0.1], [0.9, -0.1], [-1.1, 0.1], [-0.9, -0.1]]
     >>> r = neural_collapse(x, [0, 0, 1, 1], classifier_weight=[[1.0, 0.0], [-1.0, 0.0]])
     >>> round(r["nc1"], 6), r["nc2_equinorm"], r["nc3"], r["nc4"]

@@ -428,22 +428,50 @@ class MeanAveragePrecision:
 
     Parameters
     ----------
-    iou_type : "bbox" or "segm".
-    box_format : "xyxy", "xywh" or "cxcywh" (``iou_type="bbox"``).
-    iou_thresholds, rec_thresholds : lists of floats; None gives pycocotools' float64
-        ``np.linspace(0.5, 0.95, 10)`` and ``np.linspace(0, 1, 101)``.
-    max_detection_thresholds : three limits (COCO, default ``[1, 10, 100]``: the top
-        detections kept per image *and class*), or one with ``federated=True`` (default
-        ``[300]``: the top detections kept per image over all classes, as
-        ``LVISResults``).
-    class_metrics : fill ``map_per_class`` and ``mar_{m}_per_class``.
-    frequency : ``{"rare" | "common" | "frequent": class ids}`` or a 1-D array of per-class
+    iou_type : {"bbox", "segm"}, default "bbox"
+        Match boxes or masks (RLE dicts or bool arrays).
+    box_format : {"xyxy", "xywh", "cxcywh"}, default "xyxy"
+        Box layout (``iou_type="bbox"``).
+    iou_thresholds : list of float, optional
+        IoU thresholds in [0, 1]; None gives pycocotools' ``np.linspace(0.5, 0.95, 10)``.
+    rec_thresholds : list of float, optional
+        Recall points in [0, 1]; None gives ``np.linspace(0, 1, 101)``.
+    max_detection_thresholds : list of int, optional
+        Three limits (COCO, default ``[1, 10, 100]``: the top detections kept per image
+        *and class*), or one with ``federated=True`` (default ``[300]``: the top
+        detections kept per image over all classes, as ``LVISResults``).
+    class_metrics : bool, default False
+        Fill ``map_per_class`` and ``mar_{m}_per_class``.
+    frequency : dict or array-like of int, optional
+        ``{"rare" | "common" | "frequent": class ids}`` or a 1-D array of per-class
         training image counts indexed by class id (LVIS: rare <= 10, common 11-100,
         frequent > 100); adds ``map_rare``, ``map_common``, ``map_frequent``, the mean AP
         of the group's classes that have ground truth (-1 for an empty group).
-    federated : evaluate as LVIS: detections of a class neither present in an image's
-        ground truth nor in its ``neg_category_ids`` are dropped, unmatched detections of
-        its ``not_exhaustive_category_ids`` are ignored, and ``iscrowd`` is not used.
+    federated : bool, default False
+        Evaluate as LVIS: detections of a class neither present in an image's ground
+        truth nor in its ``neg_category_ids`` are dropped, unmatched detections of its
+        ``not_exhaustive_category_ids`` are ignored, and ``iscrowd`` is not used.
+
+    Raises
+    ------
+    ValueError
+        If an option is out of range (unknown ``iou_type`` or ``box_format``, empty or
+        out-of-[0, 1] thresholds, bad ``max_detection_thresholds`` or ``frequency``); from
+        ``update``, if an image dict lacks a key, arrays have the wrong shape or differ in
+        length, or ``preds`` and ``target`` have different numbers of images; from
+        ``merge`` / ``load_state_dict``, if the configurations differ or a state key is
+        missing; from ``compute``, if ``frequency`` counts do not cover a seen class.
+    TypeError
+        If a threshold list, ``class_metrics``/``federated`` or a ``frequency`` class id
+        has the wrong type, or an image is not a dict / an array has the wrong dtype.
+
+    Notes
+    -----
+    Main methods: ``update(preds, target)`` returns None; ``compute()`` returns the result
+    dict (``map``, ``map_50``, ``map_75``, ``map_small`` ... ``mar_100``, ``classes``, and
+    the per-class / LVIS-group keys asked for); ``precision_recall()`` returns
+    ``(precision, recall, classes)``; ``merge(other)`` and ``sync(group)`` return the
+    metric itself; ``state_dict()`` returns a dict of numpy arrays and the configuration.
 
     Examples
     --------
@@ -746,6 +774,33 @@ def mean_average_precision(
 
     Everingham et al. 2010 (AP), Lin et al. 2014 (COCO), Gupta et al. 2019 (LVIS).
 
+    Parameters
+    ----------
+    preds : sequence of dict
+        Per image: ``boxes`` (or ``masks``), ``scores``, ``labels``.
+    target : sequence of dict
+        Per image: ``boxes`` (or ``masks``), ``labels``, optionally ``iscrowd``/``area``
+        (and LVIS's ``neg_category_ids``, ``not_exhaustive_category_ids``).
+    **kwargs
+        Keywords of :class:`MeanAveragePrecision` (``iou_type``, ``box_format``,
+        ``iou_thresholds``, ``rec_thresholds``, ``max_detection_thresholds``,
+        ``class_metrics``, ``frequency``, ``federated``).
+
+    Returns
+    -------
+    dict[str, Any]
+        :meth:`MeanAveragePrecision.compute`'s result.
+
+    Raises
+    ------
+    ValueError
+        As :class:`MeanAveragePrecision` and its ``update`` (bad options, malformed images,
+        mismatched numbers of images).
+    TypeError
+        As :class:`MeanAveragePrecision` (wrong types of options or image fields).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> preds = [dict(boxes=np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]]),
     ...               scores=np.array([0.9, 0.8]), labels=np.array([1, 2]))]

@@ -139,6 +139,34 @@ def wilson_interval(
     the normal (Wald) interval it stays inside [0, 1] and keeps its coverage for small n
     (Brown, Cai & DasGupta 2001).
 
+    Parameters
+    ----------
+    successes : array-like of int
+        Successes k, in ``[0, trials]``.
+    trials : array-like of int
+        Trials n, broadcast against ``successes``.
+    confidence : float in (0, 1), default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    low, high : ndarray
+        The interval's bounds (NaN where ``n = 0``).
+
+    Raises
+    ------
+    ValueError
+        If ``confidence`` is outside (0, 1) or ``successes`` is outside ``[0, trials]``.
+    TypeError
+        If ``confidence`` is not a number.
+
+    References
+    ----------
+    Brown, L. D., Cai, T. T. and DasGupta, A. (2001). Interval estimation for a binomial
+    proportion. Statistical Science 16(2).
+
+    Examples
+    --------
     >>> lo, hi = wilson_interval([8], [10])
     >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
     (0.4902, 0.9433)
@@ -167,6 +195,25 @@ def mcnemar_exact(only_a: Any, only_b: Any) -> np.ndarray:
     so ``p = min(1, 2 P(X <= min(b, c)))`` with ``X ~ Binomial(b + c, 1/2)``; 1 without
     discordant pairs.
 
+    Parameters
+    ----------
+    only_a : array-like of int
+        Discordant pairs right by model a only.
+    only_b : array-like of int
+        Discordant pairs right by model b only (broadcast against ``only_a``).
+
+    Returns
+    -------
+    ndarray
+        Two-sided p-values (1 without discordant pairs).
+
+    Raises
+    ------
+    ValueError
+        If the counts are not numeric (numpy's conversion error).
+
+    Examples
+    --------
     >>> mcnemar_exact([0, 3], [6, 3]).round(4).tolist()
     [0.0312, 1.0]
     """
@@ -183,6 +230,23 @@ def holm(p_values: Any) -> np.ndarray:
     The i-th smallest of m p-values becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``,
     which controls the family-wise error rate under any dependence.
 
+    Parameters
+    ----------
+    p_values : array-like of float
+        Raw p-values; NaN entries are ignored.
+
+    Returns
+    -------
+    ndarray
+        Adjusted p-values, same shape, NaN where the input is NaN.
+
+    Raises
+    ------
+    ValueError
+        If the p-values are not numeric (numpy's conversion error).
+
+    Examples
+    --------
     >>> holm([0.01, 0.04, 0.03]).round(4).tolist()
     [0.03, 0.06, 0.06]
     """
@@ -287,6 +351,45 @@ def class_intervals(
 
     Returns a dict of arrays: ``classes``, ``value``, ``low``, ``high``.
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True class labels (integers or strings).
+    y_pred : array-like of shape (n,)
+        Predicted class labels.
+    metric : {"recall", "precision", "f1"}, default "recall"
+        Per-class metric.
+    confidence : float in (0, 1), default 0.95
+        Confidence level of the interval.
+    method : {"wilson", "bootstrap"}, default "wilson"
+        Interval method; F1 needs "bootstrap".
+    n_resamples : int, default 2000
+        Bootstrap resamples (``method="bootstrap"`` only).
+    seed : int, default 0
+        Seed of the resampling, in ``[0, 2**64)``.
+
+    Returns
+    -------
+    dict[str, ndarray]
+        ``classes``, ``value``, ``low`` and ``high``, one entry per class.
+
+    Raises
+    ------
+    ValueError
+        If ``metric``, ``method``, ``confidence``, ``n_resamples`` or ``seed`` is out of
+        range, ``method="wilson"`` is asked for F1, the labels are not 1-D integers or
+        strings, or the lengths differ.
+    TypeError
+        If ``confidence``, ``n_resamples`` or ``seed`` has the wrong type.
+
+    References
+    ----------
+    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+    inference. JASA 22(158). Efron, B. and Tibshirani, R. J. (1993). An Introduction to the
+    Bootstrap. Chapman & Hall.
+
+    Examples
+    --------
     >>> r = class_intervals([0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0])
     >>> r["value"].tolist(), r["low"].round(3).tolist()
     ([0.75, 0.5], [0.301, 0.095])
@@ -356,6 +459,45 @@ def bootstrap_interval(
     Hanley & MacGibbon 2006) over one sort, for which ``stratify`` does not apply.
     Macro F1 is taken over the classes present in y_true or y_pred (0 where tp = 0).
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True labels (binary for ``roc_auc`` and ``average_precision``).
+    y_pred_or_score : array-like of shape (n,) or (n, C)
+        Predicted labels, positive-class scores, or (n, C) probabilities for ``ece``.
+    metric : {"balanced_accuracy", "macro_f1", "accuracy", "roc_auc", "average_precision", "ece"}
+        The metric to resample.
+    n_resamples : int, default 2000
+        Number of bootstrap resamples.
+    confidence : float in (0, 1), default 0.95
+        Confidence level of the interval.
+    stratify : bool, default True
+        Resample within true classes (label metrics only).
+    seed : int, default 0
+        Seed of the resampling, in ``[0, 2**64)``.
+
+    Returns
+    -------
+    value : float
+        The metric on the full data.
+    low, high : float
+        The percentile interval's bounds.
+
+    Raises
+    ------
+    ValueError
+        If ``metric``, ``confidence``, ``n_resamples`` or ``seed`` is out of range, the
+        lengths differ, or a ranking metric gets non-binary labels or 2-D scores.
+    TypeError
+        If ``stratify``, ``confidence``, ``n_resamples`` or ``seed`` has the wrong type.
+
+    References
+    ----------
+    Hanley, J. A. and MacGibbon, B. (2006). Creating non-parametric bootstrap samples using
+    Poisson frequencies. Computer Methods and Programs in Biomedicine 83(1).
+
+    Examples
+    --------
     >>> v, lo, hi = bootstrap_interval([0, 0, 1, 1, 1, 1], [0, 1, 1, 1, 1, 0],
     ...                                metric="balanced_accuracy", n_resamples=500)
     >>> v, lo <= v <= hi
@@ -459,6 +601,44 @@ def compare_predictions(
     ``balanced_accuracy_high``). Classes are the sorted labels of all three arrays;
     ``support`` counts each class's test examples (p-values are NaN without any).
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True class labels.
+    pred_a, pred_b : array-like of shape (n,)
+        Predicted labels of models a and b on the same examples.
+    metric : {"recall", "precision", "f1"}, default "recall"
+        Per-class metric compared.
+    n_resamples : int, default 2000
+        Paired bootstrap resamples.
+    confidence : float in (0, 1), default 0.95
+        Confidence level of the intervals.
+    seed : int, default 0
+        Seed of the resampling, in ``[0, 2**64)``.
+
+    Returns
+    -------
+    dict[str, Any]
+        Per-class arrays ``classes``, ``support``, ``a``, ``b``, ``delta``, ``low``,
+        ``high``, ``p_value``, ``p_adjusted``; floats ``balanced_accuracy_delta``,
+        ``balanced_accuracy_low``, ``balanced_accuracy_high``.
+
+    Raises
+    ------
+    ValueError
+        If ``metric``, ``confidence``, ``n_resamples`` or ``seed`` is out of range, the
+        labels are not 1-D integers or strings, or the lengths differ.
+    TypeError
+        If ``confidence``, ``n_resamples`` or ``seed`` has the wrong type.
+
+    References
+    ----------
+    McNemar, Q. (1947). Note on the sampling error of the difference between correlated
+    proportions or percentages. Psychometrika 12(2). Holm, S. (1979). A simple sequentially
+    rejective multiple test procedure. Scandinavian Journal of Statistics 6(2).
+
+    Examples
+    --------
     >>> y = [0] * 10 + [1] * 10
     >>> a = [0] * 10 + [1] * 2 + [0] * 8
     >>> b = [0] * 10 + [1] * 9 + [0]
@@ -550,6 +730,44 @@ def group_report(
     difference and ``std`` the standard deviation (ddof 0) over groups (fairness gaps
     across groups, e.g. Hooker et al. 2019 on compression's effect on the tail).
 
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True class labels.
+    y_pred : array-like of shape (n,)
+        Predicted class labels.
+    groups : mapping of class id to group name, optional
+        The groups; required unless ``train_counts`` is given.
+    train_counts : array-like of int, optional
+        Training examples per class, for the default many/medium/few-shot groups.
+    metric : {"recall", "precision", "f1"}, default "recall"
+        Per-class metric.
+    many : int, default 100
+        Classes with more training examples are many-shot.
+    few : int, default 20
+        Classes with fewer training examples are few-shot.
+
+    Returns
+    -------
+    dict[str, Any]
+        ``values`` (group name to mean metric), ``worst`` and ``best`` (group names, None
+        if no group is defined), ``gap``, ``std`` and ``per_class`` (class to metric).
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is invalid, neither ``groups`` nor ``train_counts`` is given, the
+        lengths differ, ``few > many`` or a count is negative.
+    TypeError
+        If ``groups`` is not a non-empty mapping or ``many``/``few`` is not an integer.
+
+    References
+    ----------
+    Hooker, S. et al. (2019). What do compressed deep neural networks forget?
+    arXiv:1911.05248.
+
+    Examples
+    --------
     >>> r = group_report([0, 0, 1, 1, 2, 2], [0, 0, 1, 0, 0, 0], train_counts=[500, 50, 5])
     >>> r["values"], r["worst"], r["best"], r["gap"]
     ({'many': 1.0, 'medium': 0.5, 'few': 0.0}, 'few', 'many', 1.0)

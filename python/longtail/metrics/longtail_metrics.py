@@ -116,13 +116,28 @@ def shot_accuracy(
         True and predicted class ids in ``[0, len(train_counts))``.
     train_counts : array-like of int, shape (n_classes,)
         Training examples per class.
-    many, few : int
-        Group thresholds.
+    many : int, default 100
+        Classes with more than ``many`` training examples are many-shot.
+    few : int, default 20
+        Classes with fewer than ``few`` training examples are few-shot.
 
     Returns
     -------
-    dict with keys ``many``, ``medium``, ``few``, ``overall``.
+    dict[str, float]
+        Keys ``many``, ``medium``, ``few`` and ``overall``.
 
+    Raises
+    ------
+    ValueError
+        If a count is negative, ``few > many``, the lengths differ or a class id is outside
+        ``[0, len(train_counts))``.
+
+    References
+    ----------
+    Liu, Z. et al. (2019). Large-scale long-tailed recognition in an open world. CVPR.
+
+    Examples
+    --------
     >>> r = shot_accuracy([0, 0, 1, 2], [0, 1, 1, 0], train_counts=[500, 50, 5])
     >>> r["many"], r["medium"], r["few"], r["overall"]
     (0.5, 1.0, 0.0, 0.5)
@@ -239,9 +254,37 @@ def expected_calibration_error(
     Parameters
     ----------
     y_true : array-like of int, shape (n,)
+        True class ids in ``[0, n_classes)``.
     probs : array-like of float, shape (n, n_classes), or (n,) for P(y = 1) of a binary task
         Probabilities in [0, 1] (softmax outputs).
+    n_bins : int, default 15
+        Number of equal-width confidence bins.
+    norm : {"l1", "l2", "max"}, default "l1"
+        ECE, the root of the weighted mean squared gap, or the maximum gap (MCE).
+    classwise : bool, default False
+        Bin every class's probability and average the per-class errors.
 
+    Returns
+    -------
+    float
+        The calibration error, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``norm`` is invalid, ``n_bins`` < 1, the lengths differ, ``probs`` leaves [0, 1],
+        or a class id has no probability column.
+    TypeError
+        If ``n_bins`` is not an integer.
+
+    References
+    ----------
+    Guo, C. et al. (2017). On calibration of modern neural networks. ICML.
+    Kumar, A. et al. (2019). Verified uncertainty calibration. NeurIPS.
+    Nixon, J. et al. (2019). Measuring calibration in deep learning. CVPR Workshops.
+
+    Examples
+    --------
     >>> round(expected_calibration_error([0, 1], [[0.9, 0.1], [0.6, 0.4]], n_bins=10), 6)
     0.35
     """
@@ -282,8 +325,28 @@ def frechet_distance(features_a: Any, features_b: Any) -> float:
 
     Parameters
     ----------
-    features_a, features_b : array-like, shape (n_a, d) and (n_b, d), n >= 2
+    features_a : array-like, shape (n_a, d)
+        First feature set, ``n_a >= 2`` rows.
+    features_b : array-like, shape (n_b, d)
+        Second feature set, ``n_b >= 2`` rows, same ``d``.
 
+    Returns
+    -------
+    float
+        The squared Frechet distance (>= 0).
+
+    Raises
+    ------
+    ValueError
+        If the feature dimensions differ or a set has fewer than 2 rows.
+
+    References
+    ----------
+    Heusel, M. et al. (2017). GANs trained by a two time-scale update rule converge to a
+    local Nash equilibrium. NeurIPS.
+
+    Examples
+    --------
     >>> a = [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]]
     >>> b = [[x + 3.0, y] for x, y in a]
     >>> round(frechet_distance(a, b), 6)
@@ -342,6 +405,34 @@ def mean_iou(
     maps has no IoU (NaN) and is left out of the mean, as in mmsegmentation.
     ``average=None`` returns the per-class IoU array.
 
+    Parameters
+    ----------
+    y_true : array-like of int, any shape
+        True class ids (flattened).
+    y_pred : array-like of int, same number of items
+        Predicted class ids.
+    num_classes : int
+        Number of classes; ids must lie in ``[0, num_classes)``.
+    ignore_index : int, optional
+        True label of pixels to leave out (e.g. 255).
+    average : {"macro"} or None, default "macro"
+        Mean over classes present, or None for the per-class array.
+
+    Returns
+    -------
+    float or ndarray of shape (num_classes,)
+        Mean IoU, or the per-class IoU (NaN for a class absent from both maps).
+
+    Raises
+    ------
+    ValueError
+        If ``average`` is invalid, the sizes differ, a map is a scalar or an id (other than
+        ``ignore_index``) is outside ``[0, num_classes)``, or ``num_classes`` < 1.
+    TypeError
+        If ``num_classes`` is not an integer.
+
+    Examples
+    --------
     >>> mean_iou([[0, 0], [1, 2]], [[0, 1], [1, 2]], num_classes=3)
     0.6666666666666666
     >>> mean_iou([0, 0, 255], [0, 1, 1], num_classes=2, ignore_index=255, average=None)
@@ -392,6 +483,32 @@ def separated_kappa(y_true: Any, y_pred: Any, *, num_classes: int) -> float:
     after zeroing its (no-change, no-change) cell, ``SeK = exp(IoU_c - 1) * kappa_hat``
     (as the SECOND benchmark's evaluation code; kappa is 0 when undefined).
 
+    Parameters
+    ----------
+    y_true : array-like of int, any shape
+        True semantic change map (class 0 is "no change").
+    y_pred : array-like of int, same number of items
+        Predicted change map.
+    num_classes : int
+        Number of classes including "no change".
+
+    Returns
+    -------
+    float
+        SeK (0 when kappa is undefined).
+
+    Raises
+    ------
+    ValueError
+        If the sizes differ, a map is a scalar or an id is outside ``[0, num_classes)``.
+
+    References
+    ----------
+    Yang, K. et al. (2020). Asymmetric Siamese networks for semantic change detection in
+    aerial images (SECOND). IEEE TGRS.
+
+    Examples
+    --------
     >>> round(separated_kappa([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], num_classes=3), 6)
     0.165417
     """

@@ -49,6 +49,27 @@ def risk_coverage_curve(y_true: Any, probs: Any) -> tuple[np.ndarray, np.ndarray
     docstring). Geifman & El-Yaniv 2017, "Selective classification for deep neural
     networks".
 
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+        True class ids in ``[0, C)``.
+    probs : array-like of float, shape (n, C) or (n,)
+        Class probabilities, or P(y = 1) of a binary task.
+
+    Returns
+    -------
+    coverage : ndarray of shape (n,)
+        k / n for k = 1..n.
+    risk : ndarray of shape (n,)
+        Error rate of the k most confident rows.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ or a class id has no probability column.
+
+    Examples
+    --------
     >>> cov, risk = risk_coverage_curve([0, 1, 1, 0], [[.9, .1], [.2, .8], [.4, .6], [.3, .7]])
     >>> cov.tolist(), risk.round(3).tolist()
     ([0.25, 0.5, 0.75, 1.0], [0.0, 0.0, 0.333, 0.25])
@@ -72,6 +93,25 @@ def aurc(y_true: Any, probs: Any) -> float:
     estimation for deep neural classifiers"). Lower is better; a classifier whose
     confidence ranks all its errors last reaches the minimum for its error rate.
 
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+        True class ids in ``[0, C)``.
+    probs : array-like of float, shape (n, C) or (n,)
+        Class probabilities, or P(y = 1) of a binary task.
+
+    Returns
+    -------
+    float
+        AURC, in [0, 1]; lower is better.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ or a class id has no probability column.
+
+    Examples
+    --------
     >>> round(aurc([0, 1, 1, 0], [[.9, .1], [.2, .8], [.4, .6], [.3, .7]]), 4)
     0.1458
     """

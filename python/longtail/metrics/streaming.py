@@ -719,6 +719,32 @@ class ConfusionMatrix(_Accumulator):
     all-reduce. ``compute()`` equals scikit-learn's ``confusion_matrix(target, preds,
     labels=range(num_classes))`` on the concatenated data.
 
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes; class ids lie in ``[0, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        If ``num_classes`` < 1; from ``update``, if a class id is outside ``[0, num_classes)``,
+        ``preds`` does not have ``num_classes`` score columns, the row counts differ or
+        ``indexes`` is malformed; ``merge`` / ``load_state_dict`` raise ``ValueError`` for
+        another configuration or a missing or misshapen state key.
+    TypeError
+        If ``num_classes`` is not an integer or a batch is not numeric.
+
+    Notes
+    -----
+    Methods: ``update(preds, target, *, indexes=None)`` adds a batch and returns None
+    (``indexes``: sample ids, an id seen before is skipped); ``compute()`` returns the
+    (num_classes, num_classes) int64 count matrix; ``merge(other)``, ``sync(group=None)`` and
+    ``to(device)`` return the accumulator itself; ``reset()`` returns None; ``state_dict()``
+    returns a dict of numpy arrays and the configuration, which ``load_state_dict(state)``
+    restores.
+
+    Examples
+    --------
     >>> cm = ConfusionMatrix(num_classes=3)
     >>> cm.update([0, 2, 1], [0, 1, 1])
     >>> cm.update([[0.1, 0.2, 0.7]], [2])
@@ -791,6 +817,35 @@ class ShotAccuracy(ConfusionMatrix):
     :func:`longtail.metrics.shot_accuracy`'s grouping (many: ``n > many``, few:
     ``n < few`` training examples) in ``compute()``, which returns the same dict.
 
+    Parameters
+    ----------
+    train_counts : array-like of int, shape (n_classes,)
+        Training examples per class (also the number of classes).
+    many : int, default 100
+        Classes with more training examples are many-shot.
+    few : int, default 20
+        Classes with fewer training examples are few-shot.
+
+    Raises
+    ------
+    ValueError
+        If a count is negative or ``few > many``; from ``update``, as :class:`ConfusionMatrix`;
+        ``merge`` / ``load_state_dict`` raise ``ValueError`` for another configuration or a
+        missing or misshapen state key.
+    TypeError
+        If ``many`` or ``few`` is not an integer.
+
+    Notes
+    -----
+    Methods: ``update(preds, target, *, indexes=None)`` adds a batch and returns None
+    (``indexes``: sample ids, an id seen before is skipped); ``compute()`` returns a dict with
+    keys ``many``, ``medium``, ``few``, ``overall``; ``merge(other)``, ``sync(group=None)`` and
+    ``to(device)`` return the accumulator itself; ``reset()`` returns None; ``state_dict()``
+    returns a dict of numpy arrays and the configuration, which ``load_state_dict(state)``
+    restores.
+
+    Examples
+    --------
     >>> acc = ShotAccuracy(train_counts=[500, 50, 5])
     >>> acc.update([0, 1, 1, 0], [0, 0, 1, 2])
     >>> acc.compute()
@@ -822,6 +877,37 @@ class CalibrationError(_Accumulator):
     data; ``compute()`` equals :func:`longtail.metrics.expected_calibration_error` on
     the concatenated data. ``preds`` are probabilities (n, C), or P(y = 1) (n,).
 
+    Parameters
+    ----------
+    n_bins : int, default 15
+        Number of equal-width confidence bins.
+    norm : {"l1", "l2", "max"}, default "l1"
+        ECE, the root of the weighted mean squared gap, or the maximum gap (MCE).
+    classwise : bool, default False
+        Bin every class's probability (classwise ECE).
+    num_classes : int, optional
+        Number of classes; required with ``classwise=True`` (the state size).
+
+    Raises
+    ------
+    ValueError
+        If ``n_bins`` < 1, ``norm`` is invalid or ``num_classes`` is missing with
+        ``classwise=True``; from ``update``, if probabilities leave [0, 1], shapes or row counts
+        disagree, or a class id has no probability column; ``merge`` / ``load_state_dict`` raise
+        ``ValueError`` for another configuration or a missing or misshapen state key.
+    TypeError
+        If ``n_bins`` or ``num_classes`` is not an integer.
+
+    Notes
+    -----
+    Methods: ``update(preds, target, *, indexes=None)`` adds a batch and returns None
+    (``indexes``: sample ids, an id seen before is skipped); ``compute()`` returns the
+    calibration error (float); ``merge(other)``, ``sync(group=None)`` and ``to(device)`` return
+    the accumulator itself; ``reset()`` returns None; ``state_dict()`` returns a dict of numpy
+    arrays and the configuration, which ``load_state_dict(state)`` restores.
+
+    Examples
+    --------
     >>> ece = CalibrationError(n_bins=10)
     >>> ece.update([[0.9, 0.1]], [0])
     >>> ece.update([[0.6, 0.4]], [1])
@@ -1265,6 +1351,44 @@ class AUROC(_Ranking):
     (``None``, the default: so with the default ``score_range``; a custom range bins the
     scores as given; ``True``: always; ``False``: never).
 
+    Parameters
+    ----------
+    task : {"binary", "multiclass", "multilabel"}
+        The kind of target.
+    num_classes : int, optional
+        Number of classes (>= 2); required for "multiclass" and "multilabel".
+    bins : int, optional
+        Number of equal-width score bins (>= 2); None keeps every score (exact).
+    average : {"macro", "weighted", "micro"} or None, default "macro"
+        How per-class values are combined; None returns them all.
+    score_range : tuple of float, default (0.0, 1.0)
+        Finite ``(low, high)`` range of the bins (binned mode).
+    logits : bool, optional
+        Apply a sigmoid / softmax first: None when a batch leaves [0, 1] (with the default
+        ``score_range``), True always, False never.
+
+    Raises
+    ------
+    ValueError
+        If ``task`` or ``average`` is invalid, ``num_classes`` is missing or < 2, ``bins`` < 2
+        or ``score_range`` is not finite with low < high; from ``update``, if targets are not
+        0/1 or in ``[0, num_classes)``, shapes disagree or scores are not finite; ``merge`` /
+        ``load_state_dict`` raise ``ValueError`` for another configuration or a missing or
+        misshapen state key.
+    TypeError
+        If ``logits`` is not None/True/False, or ``num_classes`` or ``bins`` is not an integer.
+
+    Notes
+    -----
+    Methods: ``update(preds, target, *, indexes=None)`` adds a batch and returns None
+    (``indexes``: sample ids, an id seen before is skipped); ``compute()`` returns the AUC
+    (float), or the per-class array with ``average=None``; ``merge(other)``,
+    ``sync(group=None)`` and ``to(device)`` return the accumulator itself; ``reset()`` returns
+    None; ``state_dict()`` returns a dict of numpy arrays and the configuration, which
+    ``load_state_dict(state)`` restores.
+
+    Examples
+    --------
     >>> auroc = AUROC("binary", bins=1000)
     >>> auroc.update([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     >>> auroc.compute()
@@ -1287,6 +1411,44 @@ class AveragePrecision(_Ranking):
     from the binned precision-recall curve (sum of precision times recall increments,
     scores in one bin acting as ties). A class without positives is NaN.
 
+    Parameters
+    ----------
+    task : {"binary", "multiclass", "multilabel"}
+        The kind of target.
+    num_classes : int, optional
+        Number of classes (>= 2); required for "multiclass" and "multilabel".
+    bins : int, optional
+        Number of equal-width score bins (>= 2); None keeps every score (exact).
+    average : {"macro", "weighted", "micro"} or None, default "macro"
+        How per-class values are combined; None returns them all.
+    score_range : tuple of float, default (0.0, 1.0)
+        Finite ``(low, high)`` range of the bins (binned mode).
+    logits : bool, optional
+        Apply a sigmoid / softmax first: None when a batch leaves [0, 1] (with the default
+        ``score_range``), True always, False never.
+
+    Raises
+    ------
+    ValueError
+        If ``task`` or ``average`` is invalid, ``num_classes`` is missing or < 2, ``bins`` < 2
+        or ``score_range`` is not finite with low < high; from ``update``, if targets are not
+        0/1 or in ``[0, num_classes)``, shapes disagree or scores are not finite; ``merge`` /
+        ``load_state_dict`` raise ``ValueError`` for another configuration or a missing or
+        misshapen state key.
+    TypeError
+        If ``logits`` is not None/True/False, or ``num_classes`` or ``bins`` is not an integer.
+
+    Notes
+    -----
+    Methods: ``update(preds, target, *, indexes=None)`` adds a batch and returns None
+    (``indexes``: sample ids, an id seen before is skipped); ``compute()`` returns the AP
+    (float; NaN for a class without positives), or the per-class array with ``average=None``;
+    ``merge(other)``, ``sync(group=None)`` and ``to(device)`` return the accumulator itself;
+    ``reset()`` returns None; ``state_dict()`` returns a dict of numpy arrays and the
+    configuration, which ``load_state_dict(state)`` restores.
+
+    Examples
+    --------
     >>> ap = AveragePrecision("binary")
     >>> ap.update([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     >>> round(ap.compute(), 6)
@@ -1367,6 +1529,38 @@ class ClassFeatureStats(_Accumulator):
     merges them the same way. Uses: representation calibration, Frechet distance between
     classes, neural-collapse measures (Papyan et al. 2020).
 
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes; class ids lie in ``[0, num_classes)``.
+    dim : int
+        Feature dimension.
+
+    Raises
+    ------
+    ValueError
+        If ``num_classes`` or ``dim`` < 1; from ``update``, if features do not have ``dim``
+        columns, a class id is out of range or the row counts differ; from
+        ``within_class_variability`` / ``neural_collapse``, with fewer than 2 classes seen; from
+        ``frechet_distance``, if a class has fewer than 2 examples; ``merge`` /
+        ``load_state_dict`` raise ``ValueError`` for another configuration or a missing or
+        misshapen state key.
+    TypeError
+        If ``num_classes`` or ``dim`` is not an integer.
+
+    Notes
+    -----
+    Methods: ``update(preds, target, *, indexes=None)`` adds a batch and returns None
+    (``indexes``: sample ids, an id seen before is skipped); ``compute()`` returns a dict of
+    ``count`` (C,), ``mean`` (C, dim) and ``covariance`` (C, dim, dim); ``merge(other)``,
+    ``sync(group=None)`` and ``to(device)`` return the accumulator itself; ``reset()`` returns
+    None; ``state_dict()`` returns a dict of numpy arrays and the configuration, which
+    ``load_state_dict(state)`` restores. ``within_class_variability()`` returns NC1 (float),
+    ``frechet_distance(a, b)`` a float, ``neural_collapse(classifier_weight=None)`` a dict like
+    :func:`longtail.metrics.neural_collapse`'s.
+
+    Examples
+    --------
     >>> stats = ClassFeatureStats(num_classes=2, dim=2)
     >>> stats.update([[0.0, 0.0], [2.0, 2.0], [5.0, 5.0]], [0, 0, 1])
     >>> r = stats.compute()
