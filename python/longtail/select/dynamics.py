@@ -698,29 +698,65 @@ class TrainingDynamics:
         return self._total(key) / count  # 0/0 = NaN for examples never seen
 
     def el2n(self) -> torch.Tensor:
-        """Mean EL2N score per example (num_samples,)."""
+        """Mean EL2N score per example (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         return self._mean("el2n_sum")
 
     def aum(self) -> torch.Tensor:
-        """Mean margin z_y - max other logit per example (num_samples,)."""
+        """Mean margin z_y - max other logit per example (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         return self._mean("aum_sum")
 
     def confidence(self) -> torch.Tensor:
-        """Mean probability of the given label per example (num_samples,)."""
+        """Mean probability of the given label per example (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         return self._mean("conf_sum")
 
     def variability(self) -> torch.Tensor:
-        """Standard deviation (ddof 0) of the probability of the given label (num_samples,)."""
+        """Standard deviation (ddof 0) of the probability of the given label (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         mean = self._mean("conf_sum")
         var = self._mean("conf_sq") - mean * mean
         return torch.sqrt(var.clamp(min=0.0))
 
     def forgetting(self) -> torch.Tensor:
-        """Forgetting events (correct -> incorrect) per example, int64 (num_samples,)."""
+        """Forgetting events (correct -> incorrect) per example, int64 (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of int64, shape (num_samples,)
+            Count of correct -> incorrect transitions.
+        """
         return self._total("forget").clone()
 
     def counts(self) -> torch.Tensor:
-        """Number of updates each example received, int64 (num_samples,)."""
+        """Number of updates each example received, int64 (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of int64, shape (num_samples,)
+            Updates per example.
+        """
         return self._total("count").clone()
 
     def ever_correct(self) -> torch.Tensor:
@@ -728,6 +764,11 @@ class TrainingDynamics:
 
         Toneva et al. treat examples never learned as forgotten infinitely often; combine
         ``forgetting()`` with ``counts() > 0`` and this flag to rank them so.
+
+        Returns
+        -------
+        torch.Tensor of bool, shape (num_samples,)
+            False for an example never seen.
         """
         return (self._last > 0) & (self._last % 2 == 1)
 
