@@ -312,6 +312,31 @@ def confident_joint(labels: Any, pred_probs: Any, *, calibrate: bool = True) -> 
     total to n. One pass over ``pred_probs`` (float32 or float64, no copy), no ``n x C``
     temporary.
 
+    Parameters
+    ----------
+    labels : array-like of int, tensor or dataset, shape (n,)
+        Given labels in ``[0, C)``, read as the samplers read them.
+    pred_probs : array-like or tensor, shape (n, C)
+        Out-of-sample predicted probabilities (float32 or float64).
+    calibrate : bool
+        Rescale the rows to the label counts and the total to ``n``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (C, C)
+        ``[given label, true label]`` counts.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not integer data or ``pred_probs`` is not numeric.
+    ValueError
+        If ``labels`` is empty or not 1-D, ``pred_probs`` is not 2-D with one row per
+        label, a label is outside ``[0, C)``, or ``pred_probs`` holds values outside
+        ``[0, 1]`` (beyond 1e-6).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.95, 0.05], [0.2, 0.8]])
     >>> confident_joint([0, 0, 1, 1, 1], p, calibrate=False).tolist()
@@ -356,6 +381,46 @@ def find_label_issues(
     method) returns the issue indices sorted by that score, lowest first (ties: smaller
     index first). Ties in the margins go to the smaller index (see the module notes).
 
+    Parameters
+    ----------
+    labels : array-like of int, tensor or dataset, shape (n,)
+        Given labels in ``[0, C)``, read as the samplers read them.
+    pred_probs : array-like or tensor, shape (n, C)
+        Out-of-sample predicted probabilities (float32 or float64).
+    filter_by : str
+        Confident-learning method: ``"prune_by_noise_rate"``, ``"prune_by_class"``,
+        ``"both"``, ``"confident_learning"`` or ``"predicted_neq_given"``.
+    frac_noise : float
+        Fraction of the estimated off-diagonal counts to remove, in ``[0, 1]``.
+    num_to_remove_per_class : sequence of int, optional
+        Issues to find per class (``C`` non-negative integers); only with the
+        ``prune_by_*`` and ``both`` methods.
+    min_examples_per_class : int
+        Examples every class keeps (>= 0).
+    return_indices_ranked_by : str, optional
+        None: return a mask; else the issue indices ranked by this
+        :func:`label_quality_scores` method.
+
+    Returns
+    -------
+    numpy.ndarray
+        A bool mask of shape (n,), or int64 indices of the issues, worst first.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not integer data, ``pred_probs`` is not numeric,
+        ``frac_noise`` is not a number or ``min_examples_per_class`` is not an integer.
+    ValueError
+        If ``filter_by`` or ``return_indices_ranked_by`` is unknown, ``frac_noise`` is
+        outside ``[0, 1]``, ``min_examples_per_class`` is negative,
+        ``num_to_remove_per_class`` is not ``C`` non-negative integers or is given with
+        another method, ``labels`` is empty or not 1-D, ``pred_probs`` is not 2-D with
+        one row per label, a label is outside ``[0, C)``, ``pred_probs`` holds values
+        outside ``[0, 1]`` (beyond 1e-6), or the labels hold fewer than 2 classes.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])
     >>> find_label_issues([0, 0, 0, 1, 1, 1], p).tolist()
@@ -425,6 +490,32 @@ def label_quality_scores(
     normalized entropy of the row divided by ``max(p[label], 1e-6)``. Returned in the dtype
     cleanlab returns (the matrix's for the first two, float64 for the third).
 
+    Parameters
+    ----------
+    labels : array-like of int, tensor or dataset, shape (n,)
+        Given labels in ``[0, C)``, read as the samplers read them.
+    pred_probs : array-like or tensor, shape (n, C)
+        Out-of-sample predicted probabilities (float32 or float64).
+    method : {"self_confidence", "normalized_margin", "confidence_weighted_entropy"}
+        Score.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n,)
+        Quality of every label (low: likely wrong).
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not integer data or ``pred_probs`` is not numeric.
+    ValueError
+        If ``method`` is unknown, ``labels`` is empty or not 1-D, ``pred_probs`` is not
+        2-D with one row per label, a label is outside ``[0, C)``, ``pred_probs`` holds
+        values outside ``[0, 1]`` (beyond 1e-6), or ``normalized_margin`` gets a single
+        column.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> p = np.array([[0.9, 0.1], [0.4, 0.6]], dtype=np.float32)
     >>> label_quality_scores([0, 0], p).tolist()
@@ -474,6 +565,26 @@ class LabelIssueFinder:
     ``np.memmap`` is read batch by batch through a fresh small mapping each time, so
     resident memory stays near one batch).
 
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes ``C`` (>= 1).
+    filter_by, frac_noise, num_to_remove_per_class, min_examples_per_class
+        As :func:`find_label_issues`.
+
+    Raises
+    ------
+    TypeError
+        If ``num_classes`` or ``min_examples_per_class`` is not an integer, or
+        ``frac_noise`` is not a number.
+    ValueError
+        If ``num_classes < 1``, ``filter_by`` is unknown, ``frac_noise`` is outside
+        ``[0, 1]``, ``min_examples_per_class`` is negative, or
+        ``num_to_remove_per_class`` is not ``C`` non-negative integers or is given with
+        another method.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])
     >>> y = np.array([0, 0, 0, 1, 1, 1])
@@ -566,6 +677,27 @@ class LabelIssueFinder:
         ``pred_probs`` may be None in the first pass of the counting methods (it reads
         labels only). ``indexes``: the rows' global ids (default: consecutive, continuing
         the previous batch of this pass).
+
+        Parameters
+        ----------
+        labels : array-like of int, tensor or dataset, shape (n,)
+            Given labels of the batch, in ``[0, C)``.
+        pred_probs : array-like or tensor, shape (n, C), optional
+            Predicted probabilities of the batch, the same dtype in every batch.
+        indexes : array-like of int, shape (n,), optional
+            Global ids of the rows, increasing within the pass.
+
+        Raises
+        ------
+        RuntimeError
+            If all passes are done.
+        TypeError
+            If ``labels`` or ``indexes`` are not integer data, ``pred_probs`` is not
+            numeric or its dtype differs from earlier batches.
+        ValueError
+            If a label is outside ``[0, C)``, ``pred_probs`` is not of shape (n, C) or
+            is missing after the counting pass, or ``indexes`` has the wrong length or
+            does not increase.
         """
         stage = self.stage
         if stage == "done":
@@ -692,11 +824,33 @@ class LabelIssueFinder:
         return out
 
     def state(self) -> dict[str, Any]:
-        """This finder's contributions to the current pass (picklable)."""
+        """This finder's contributions to the current pass (picklable).
+
+        Returns
+        -------
+        dict
+            The pass number, ``filter_by`` and the contributions, for :meth:`merge`.
+        """
         return {"pass": self._pass, "filter_by": self.filter_by, "contrib": self._contributions()}
 
     def merge(self, other: LabelIssueFinder | dict[str, Any]) -> LabelIssueFinder:
-        """Fold another finder's (or ``state()``'s) contributions to this pass into this one."""
+        """Fold another finder's (or ``state()``'s) contributions to this pass into this one.
+
+        Parameters
+        ----------
+        other : LabelIssueFinder or dict
+            Another finder, or the output of its :meth:`state`.
+
+        Returns
+        -------
+        LabelIssueFinder
+            This finder.
+
+        Raises
+        ------
+        ValueError
+            If ``other`` is in another pass or uses another ``filter_by``.
+        """
         st = other.state() if isinstance(other, LabelIssueFinder) else other
         if st["pass"] != self._pass or st["filter_by"] != self.filter_by:
             raise ValueError(
@@ -709,7 +863,13 @@ class LabelIssueFinder:
         return self
 
     def sync(self, group: Any = None) -> None:
-        """Gather every rank's contributions to this pass (one all_gather)."""
+        """Gather every rank's contributions to this pass (one all_gather).
+
+        Parameters
+        ----------
+        group : torch.distributed group, optional
+            Process group of the all-gather (default group when None).
+        """
         from .distributed import all_gather_objects
 
         self._check_rows()
@@ -732,7 +892,24 @@ class LabelIssueFinder:
             self.sync(group)
 
     def next_pass(self, *, sync: bool | None = None, group: Any = None) -> None:
-        """End the current pass: combine every shard's contributions, start the next."""
+        """End the current pass: combine every shard's contributions, start the next.
+
+        Parameters
+        ----------
+        sync : bool, optional
+            :meth:`sync` first; None: when torch.distributed is initialised and this
+            pass was not synced yet.
+        group : torch.distributed group, optional
+            Process group of the sync.
+
+        Raises
+        ------
+        RuntimeError
+            If all passes are done.
+        ValueError
+            If no rows were seen, the ranks' index ranges overlap, or the labels hold
+            fewer than 2 classes.
+        """
         stage = self.stage
         if stage == "done":
             raise RuntimeError("next_pass: all passes are done")
@@ -814,7 +991,18 @@ class LabelIssueFinder:
         self._start_pass()
 
     def find_label_issues(self) -> np.ndarray:
-        """Global indices of the label issues, ascending (after all passes)."""
+        """Global indices of the label issues, ascending (after all passes).
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Issue indices, ascending.
+
+        Raises
+        ------
+        RuntimeError
+            If a pass is not finished.
+        """
         if self.stage != "done":
             raise RuntimeError(
                 f"find_label_issues: pass {self._pass + 1} of {self.passes_needed} "
@@ -825,6 +1013,28 @@ class LabelIssueFinder:
     def fit(self, labels: Any, pred_probs: Any, *, batch_size: int = 65536) -> LabelIssueFinder:
         """Run every remaining pass over ``labels`` and ``pred_probs`` (arrays or memmaps).
 
+        Parameters
+        ----------
+        labels : array-like of int, tensor or dataset, shape (n,)
+            Given labels of all rows.
+        pred_probs : array-like or numpy.memmap, shape (n, C)
+            Predicted probabilities of all rows, read ``batch_size`` rows at a time.
+        batch_size : int
+            Rows per batch (>= 1).
+
+        Returns
+        -------
+        LabelIssueFinder
+            This finder, with every pass done.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``batch_size`` is not a positive integer, ``pred_probs`` is not of shape
+            (n, C), or as :meth:`update` and :meth:`next_pass`.
+
+        Examples
+        --------
         >>> import numpy as np
         >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])
         >>> LabelIssueFinder(2).fit([0, 0, 0, 1, 1, 1], p, batch_size=4).find_label_issues()

@@ -35,6 +35,7 @@ def coverage_select(
     Parameters
     ----------
     image_ids : array-like of int, shape (n_objects,)
+        Image of every object.
     labels : array-like of int, shape (n_objects,)
         Class of every object.
     budget : int
@@ -51,6 +52,17 @@ def coverage_select(
     -------
     numpy.ndarray of int64
         Image ids in the order chosen.
+
+    Raises
+    ------
+    TypeError
+        If ``image_ids`` or ``labels`` are not integer data, ``budget`` or ``seed`` is
+        not an integer, or ``quotas`` is not a mapping or an array (or a mapping key is
+        not an integer).
+    ValueError
+        If ``image_ids`` or ``labels`` are empty or not 1-D, ``labels`` does not have one
+        value per object, ``budget`` or a quota is negative, a quota array does not have
+        one value per distinct class, or ``seed`` is outside ``[0, 2**64)``.
 
     Examples
     --------

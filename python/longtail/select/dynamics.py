@@ -155,6 +155,35 @@ class ClassAdaptiveThreshold:
     flexmatch, an all-reduce of the batch sums otherwise) makes every rank's state what
     one process fed all ranks' rows (in rank order) would hold.
 
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes ``C`` (>= 1).
+    method : {"flexmatch", "freematch", "softmatch"}
+        Threshold rule.
+    threshold : float
+        Fixed threshold of flexmatch, in ``[0, 1]``.
+    momentum : float
+        EMA momentum of freematch / softmatch, in ``[0, 1]``.
+    num_unlabeled : int, optional
+        Size of the unlabeled set (>= 1); required by flexmatch.
+    warmup : bool
+        FlexMatch's threshold warm-up: the unused examples count in the normaliser.
+    n_sigma : float
+        Width of softmatch's Gaussian weight, in standard deviations (> 0).
+
+    Raises
+    ------
+    TypeError
+        If ``num_classes`` or ``num_unlabeled`` is not an integer, ``threshold`` or
+        ``momentum`` is not a number, or ``warmup`` is not a bool.
+    ValueError
+        If ``num_classes`` or ``num_unlabeled`` is < 1, ``method`` is unknown,
+        ``threshold`` or ``momentum`` is outside ``[0, 1]``, ``n_sigma`` is not a
+        positive number, or ``num_unlabeled`` is missing with ``method="flexmatch"``.
+
+    Examples
+    --------
     >>> import torch
     >>> thr = ClassAdaptiveThreshold(3, method="flexmatch", num_unlabeled=4)
     >>> probs = torch.tensor([[0.97, 0.02, 0.01], [0.2, 0.7, 0.1], [0.96, 0.02, 0.02]])
@@ -228,7 +257,18 @@ class ClassAdaptiveThreshold:
         }[self.method]
 
     def to(self, device: Any) -> "ClassAdaptiveThreshold":
-        """Move the state to ``device`` (returns self)."""
+        """Move the state to ``device`` (returns self).
+
+        Parameters
+        ----------
+        device : torch.device or str
+            Target device.
+
+        Returns
+        -------
+        ClassAdaptiveThreshold
+            This object.
+        """
         self._device = torch.device(device)
         for name in self._state_names() + (("_scratch",) if self.method == "flexmatch" else ()):
             setattr(self, name, getattr(self, name).to(self._device))
@@ -243,14 +283,33 @@ class ClassAdaptiveThreshold:
         self._init_state()
 
     def state_dict(self) -> dict:
-        """The state tensors and settings (tensors stay on their device)."""
+        """The state tensors and settings (tensors stay on their device).
+
+        Returns
+        -------
+        dict
+            ``method``, ``num_classes`` and the method's state tensors (cloned).
+        """
         out: dict = {"method": self.method, "num_classes": self.num_classes}
         for name in self._state_names():
             out[name] = getattr(self, name).clone()
         return out
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` output (moved to this object's device)."""
+        """Restore :meth:`state_dict` output (moved to this object's device).
+
+        Parameters
+        ----------
+        state : dict
+            Output of :meth:`state_dict` of a threshold with the same method and
+            number of classes.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` was saved for another method or number of classes, or a
+            state tensor has the wrong shape.
+        """
         if state.get("method") != self.method or state.get("num_classes") != self.num_classes:
             raise ValueError(
                 "state: saved for method={!r}, num_classes={!r}; this threshold has "
@@ -276,7 +335,24 @@ class ClassAdaptiveThreshold:
 
     @torch.no_grad()
     def update(self, probs: Any, indexes: Any = None) -> None:
-        """Fold a batch of unlabeled class probabilities into the state (no host sync)."""
+        """Fold a batch of unlabeled class probabilities into the state (no host sync).
+
+        Parameters
+        ----------
+        probs : tensor or array-like, shape (n, C)
+            Class probabilities of unlabeled rows (weak augmentation).
+        indexes : tensor or array-like of int, shape (n,), optional
+            Ids of the rows in ``[0, num_unlabeled)``; required by flexmatch.
+
+        Raises
+        ------
+        TypeError
+            If ``probs`` is not floating point or ``indexes`` is not integer data.
+        ValueError
+            If ``probs`` is not 2-D with ``C`` columns or (on CPU) holds NaN or
+            infinity, or ``indexes`` is missing (flexmatch), has the wrong length or
+            (on CPU) holds an id outside ``[0, num_unlabeled)``.
+        """
         p = _check_probs(probs, self.num_classes)
         self._follow(p.device)
         if self.method == "flexmatch":
@@ -359,7 +435,13 @@ class ClassAdaptiveThreshold:
         return torch.where(top > 0, sigma / top.clamp(min=1.0), torch.zeros_like(sigma))
 
     def thresholds(self) -> torch.Tensor:
-        """The per-class thresholds T_c, shape (C,), on the state's device."""
+        """The per-class thresholds T_c, shape (C,), on the state's device.
+
+        Returns
+        -------
+        torch.Tensor of float, shape (C,)
+            Threshold of every class.
+        """
         if self.method == "flexmatch":
             beta = self._beta()
             return self.threshold * beta / (2.0 - beta)
@@ -369,7 +451,25 @@ class ClassAdaptiveThreshold:
 
     @torch.no_grad()
     def mask(self, probs: Any) -> torch.Tensor:
-        """Per-row weights from the current state: float tensor (n,) on probs' device."""
+        """Per-row weights from the current state: float tensor (n,) on probs' device.
+
+        Parameters
+        ----------
+        probs : tensor or array-like, shape (n, C)
+            Class probabilities of the rows to weigh.
+
+        Returns
+        -------
+        torch.Tensor, shape (n,)
+            0/1 (flexmatch, freematch) or soft (softmatch) weights, in ``probs``' dtype.
+
+        Raises
+        ------
+        TypeError
+            If ``probs`` is not floating point.
+        ValueError
+            If ``probs`` is not 2-D with ``C`` columns or (on CPU) holds NaN or infinity.
+        """
         p = _check_probs(probs, self.num_classes)
         self._follow(p.device)
         maxp, pred = p.max(dim=1)
@@ -380,7 +480,25 @@ class ClassAdaptiveThreshold:
         return (maxp >= t.to(maxp.dtype)).to(p.dtype)
 
     def step(self, probs: Any, indexes: Any = None) -> torch.Tensor:
-        """``mask`` and ``update`` in USB's order (FlexMatch masks first, the others last)."""
+        """``mask`` and ``update`` in USB's order (FlexMatch masks first, the others last).
+
+        Parameters
+        ----------
+        probs : tensor or array-like, shape (n, C)
+            Class probabilities of unlabeled rows.
+        indexes : tensor or array-like of int, shape (n,), optional
+            Ids of the rows; required by flexmatch.
+
+        Returns
+        -------
+        torch.Tensor, shape (n,)
+            The weights of :meth:`mask`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`update` and :meth:`mask`.
+        """
         if self.method == "flexmatch":
             out = self.mask(probs)
             self.update(probs, indexes)
@@ -415,6 +533,22 @@ class TrainingDynamics:
     across ranks are counted as one process would; ``merge(other)`` does the same for
     two objects in one process.
 
+    Parameters
+    ----------
+    num_samples : int
+        Dataset size: ids lie in ``[0, num_samples)`` (>= 1).
+    num_classes : int
+        Number of classes ``C`` (>= 1).
+
+    Raises
+    ------
+    TypeError
+        If ``num_samples`` or ``num_classes`` is not an integer.
+    ValueError
+        If ``num_samples`` or ``num_classes`` is < 1.
+
+    Examples
+    --------
     >>> import torch
     >>> td = TrainingDynamics(3, 2)
     >>> td.update(torch.tensor([0, 1, 2]), torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]]),
@@ -460,7 +594,18 @@ class TrainingDynamics:
         return self._device
 
     def to(self, device: Any) -> "TrainingDynamics":
-        """Move the state to ``device`` (returns self)."""
+        """Move the state to ``device`` (returns self).
+
+        Parameters
+        ----------
+        device : torch.device or str
+            Target device.
+
+        Returns
+        -------
+        TrainingDynamics
+            This object.
+        """
         self._device = torch.device(device)
         f = self._float()
         for d in (self._local, self._base):
@@ -476,7 +621,26 @@ class TrainingDynamics:
 
     @torch.no_grad()
     def update(self, indexes: Any, logits: Any, targets: Any) -> None:
-        """Add one batch: ``indexes`` (n,) dataset ids, ``logits`` (n, C), ``targets`` (n,)."""
+        """Add one batch: ``indexes`` (n,) dataset ids, ``logits`` (n, C), ``targets`` (n,).
+
+        Parameters
+        ----------
+        indexes : tensor or array-like of int, shape (n,)
+            Dataset ids of the rows, in ``[0, num_samples)``.
+        logits : tensor or array-like of float, shape (n, C)
+            Model outputs before the softmax.
+        targets : tensor or array-like of int, shape (n,)
+            Given labels, in ``[0, C)``.
+
+        Raises
+        ------
+        TypeError
+            If ``logits`` is not floating point, or ``indexes`` or ``targets`` are not
+            integer data.
+        ValueError
+            If ``logits`` is not of shape (n, C), ``indexes`` or ``targets`` do not have
+            ``n`` values, or (on CPU) an id or target is out of range.
+        """
         z = _as_tensor(logits, "logits")
         if z.dim() != 2 or z.shape[1] != self.num_classes:
             raise ValueError(
@@ -534,29 +698,65 @@ class TrainingDynamics:
         return self._total(key) / count  # 0/0 = NaN for examples never seen
 
     def el2n(self) -> torch.Tensor:
-        """Mean EL2N score per example (num_samples,)."""
+        """Mean EL2N score per example (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         return self._mean("el2n_sum")
 
     def aum(self) -> torch.Tensor:
-        """Mean margin z_y - max other logit per example (num_samples,)."""
+        """Mean margin z_y - max other logit per example (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         return self._mean("aum_sum")
 
     def confidence(self) -> torch.Tensor:
-        """Mean probability of the given label per example (num_samples,)."""
+        """Mean probability of the given label per example (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         return self._mean("conf_sum")
 
     def variability(self) -> torch.Tensor:
-        """Standard deviation (ddof 0) of the probability of the given label (num_samples,)."""
+        """Standard deviation (ddof 0) of the probability of the given label (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of float, shape (num_samples,)
+            NaN for an example with no update.
+        """
         mean = self._mean("conf_sum")
         var = self._mean("conf_sq") - mean * mean
         return torch.sqrt(var.clamp(min=0.0))
 
     def forgetting(self) -> torch.Tensor:
-        """Forgetting events (correct -> incorrect) per example, int64 (num_samples,)."""
+        """Forgetting events (correct -> incorrect) per example, int64 (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of int64, shape (num_samples,)
+            Count of correct -> incorrect transitions.
+        """
         return self._total("forget").clone()
 
     def counts(self) -> torch.Tensor:
-        """Number of updates each example received, int64 (num_samples,)."""
+        """Number of updates each example received, int64 (num_samples,).
+
+        Returns
+        -------
+        torch.Tensor of int64, shape (num_samples,)
+            Updates per example.
+        """
         return self._total("count").clone()
 
     def ever_correct(self) -> torch.Tensor:
@@ -564,6 +764,11 @@ class TrainingDynamics:
 
         Toneva et al. treat examples never learned as forgotten infinitely often; combine
         ``forgetting()`` with ``counts() > 0`` and this flag to rank them so.
+
+        Returns
+        -------
+        torch.Tensor of bool, shape (num_samples,)
+            False for an example never seen.
         """
         return (self._last > 0) & (self._last % 2 == 1)
 
@@ -580,6 +785,26 @@ class TrainingDynamics:
 
     def merge(self, other: "TrainingDynamics") -> "TrainingDynamics":
         """Add ``other``'s updates into self (``other`` is left as it is).
+
+        Parameters
+        ----------
+        other : TrainingDynamics
+            Dynamics with the same ``num_samples`` and ``num_classes``.
+
+        Returns
+        -------
+        TrainingDynamics
+            This object.
+
+        Raises
+        ------
+        TypeError
+            If ``other`` is not a TrainingDynamics.
+        ValueError
+            If ``other`` has another ``num_samples`` or ``num_classes``.
+
+        Notes
+        -----
 
         Sums add up exactly. A forgetting transition is counted by the object that saw
         both updates of the example, so merging at the end is exact when each example is
@@ -599,6 +824,11 @@ class TrainingDynamics:
         Call it on every rank at the same point (e.g. the end of each epoch), with the
         ranks having made the same number of ``update`` calls since the start (as DDP
         does): the update step then orders the ranks' observations of an example.
+
+        Parameters
+        ----------
+        group : torch.distributed group, optional
+            Process group of the all-reduce (default group when None).
         """
         if not is_distributed() or world_size(group) == 1:
             for k in self._SUMS:
@@ -628,7 +858,13 @@ class TrainingDynamics:
         self._last = last
 
     def state_dict(self) -> dict:
-        """All state tensors (on their device) and the step counter."""
+        """All state tensors (on their device) and the step counter.
+
+        Returns
+        -------
+        dict
+            Cloned state tensors, ``step``, ``num_samples`` and ``num_classes``.
+        """
         out = {f"base_{k}": v.clone() for k, v in self._base.items()}
         out.update({f"local_{k}": v.clone() for k, v in self._local.items()})
         out["last"] = self._last.clone()
@@ -637,7 +873,18 @@ class TrainingDynamics:
         return out
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` output (moved to this object's device)."""
+        """Restore :meth:`state_dict` output (moved to this object's device).
+
+        Parameters
+        ----------
+        state : dict
+            Output of :meth:`state_dict` of dynamics of the same sizes.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` was saved for another ``num_samples`` or ``num_classes``.
+        """
         if (state.get("num_samples"), state.get("num_classes")) != (
             self.num_samples,
             self.num_classes,

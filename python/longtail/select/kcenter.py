@@ -27,6 +27,7 @@ def kcenter_greedy(features: Any, budget: int, *, labeled: Any = None, seed: int
     Parameters
     ----------
     features : array-like or tensor, shape (n, d)
+        Feature vectors; float32 stays float32.
     budget : int
         New rows to choose (at most ``n`` minus the labeled rows).
     labeled : array-like of int or bool mask, optional
@@ -38,6 +39,16 @@ def kcenter_greedy(features: Any, budget: int, *, labeled: Any = None, seed: int
     -------
     numpy.ndarray of int64
         The new rows, in the order chosen.
+
+    Raises
+    ------
+    TypeError
+        If ``features`` is not numeric, ``budget`` or ``seed`` is not an integer, or
+        ``labeled`` is not integer or boolean data.
+    ValueError
+        If ``features`` is not a non-empty 2-D array, ``budget`` is negative or larger
+        than the unlabeled rows, ``labeled`` holds an index outside ``[0, n)`` or a mask
+        of the wrong length, or ``seed`` is outside ``[0, 2**64)``.
 
     Examples
     --------

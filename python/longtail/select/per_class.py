@@ -23,6 +23,26 @@ def random_keys(indexes: Any, seed: int = 0) -> np.ndarray:
     with the smallest keys, so it depends only on which rows are present, never on
     their order, on how they are sharded or on the thread count.
 
+    Parameters
+    ----------
+    indexes : array-like of int, shape (n,)
+        Global row ids (any int64 values; may be empty).
+    seed : int
+        Key in ``[0, 2**64)``.
+
+    Returns
+    -------
+    numpy.ndarray of uint64, shape (n,)
+        ``key(seed, indexes[i])`` for every ``i``.
+
+    Raises
+    ------
+    TypeError
+        If ``indexes`` is not integer data, or ``seed`` is not an integer.
+    ValueError
+        If ``indexes`` is not 1-D or holds fractional or non-finite values, or ``seed``
+        is negative or ``>= 2**64``.
+
     Examples
     --------
     >>> from longtail.select import random_keys
@@ -137,6 +157,18 @@ def select_per_class(
     -------
     numpy.ndarray of int64
         Row positions (or global ids with ``indexes``), ascending.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` or ``indexes`` are not integer data, ``scores`` is not numeric,
+        ``quotas`` is not an int, mapping or array (or a mapping key is not an integer),
+        or ``seed`` is not an integer.
+    ValueError
+        If ``labels``, ``scores`` or ``indexes`` have the wrong shape or disagree in
+        length, ``scores`` holds NaN or infinity, a quota is negative or a quota array
+        does not have one value per distinct class, a mapping repeats a class id, or
+        ``seed`` is outside ``[0, 2**64)``.
 
     Examples
     --------

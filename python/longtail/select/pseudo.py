@@ -49,11 +49,23 @@ def class_balanced_pseudo_labels(
     seed : int
         Accepted for symmetry with the other functions; the choice has no random part.
     group : torch.distributed group, optional
+        Process group of the exchange (default group when None).
 
     Returns
     -------
     (indices, pseudo_labels) : two int64 arrays
         Chosen rows (or global ids), ascending, and their predicted classes.
+
+    Raises
+    ------
+    TypeError
+        If ``probs`` is not numeric, ``threshold`` is not a finite number, ``indexes``
+        is not integer data, ``quotas`` is not an int, mapping or array (or a mapping
+        key is not an integer), or ``seed`` is not an integer.
+    ValueError
+        If ``probs`` is not a non-empty 2-D array or holds NaN or infinity, ``indexes``
+        does not have one value per row, a quota is negative or a quota array does not
+        have ``C`` values, or ``seed`` is outside ``[0, 2**64)``.
 
     Examples
     --------

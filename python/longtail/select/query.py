@@ -74,7 +74,9 @@ def uncertainty_query(
     budget : int
         Rows to query; at most the pool size after ``exclude``.
     strategy : {"entropy", "margin", "least_confidence", "random"}
+        Uncertainty measure.
     class_balanced : bool
+        Split the budget over the predicted classes (see above).
     labeled_counts : array-like of int, shape (C,), optional
         Labeled examples per class so far (default zeros).
     exclude : array-like of int or bool mask, optional
@@ -86,6 +88,18 @@ def uncertainty_query(
     -------
     numpy.ndarray of int64
         Chosen rows, ascending.
+
+    Raises
+    ------
+    TypeError
+        If ``probs`` is not numeric, ``budget`` or ``seed`` is not an integer, or
+        ``labeled_counts`` or ``exclude`` are not integer (or boolean) data.
+    ValueError
+        If ``strategy`` is unknown, ``probs`` is not a non-empty 2-D array (or holds
+        NaN or infinity), ``budget`` is negative or larger than the pool after
+        ``exclude``, ``exclude`` holds an index outside ``[0, n)`` or a mask of the
+        wrong length, ``labeled_counts`` does not have ``C`` non-negative values, or
+        ``seed`` is outside ``[0, 2**64)``.
 
     Examples
     --------

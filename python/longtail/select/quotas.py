@@ -94,11 +94,17 @@ def class_quotas(
     Returns
     -------
     numpy.ndarray of int64, shape (C,)
+        Examples per class, summing to ``min(budget, sum of caps)``.
 
     Raises
     ------
+    TypeError
+        If ``class_counts`` is not integer data, ``budget``, ``min_per_class`` or
+        ``max_per_class`` is not an integer, or ``power`` is not a finite number.
     ValueError
-        If the minimums alone exceed the budget, or any count is negative.
+        If the minimums alone exceed the budget, any count is negative,
+        ``class_counts`` is empty or not 1-D, ``budget`` or a per-class bound is
+        negative, or ``max_per_class < min_per_class``.
 
     Examples
     --------

@@ -53,11 +53,25 @@ def stratified_select(
         Which end of the scores is dropped.
     seed : int
         Key of the random choice within strata.
+    label_column : str
+        Label column of a Hugging Face dataset.
 
     Returns
     -------
     numpy.ndarray of int64
         Chosen row positions, ascending.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not integer data, ``scores`` is not numeric, ``n_strata`` or
+        ``seed`` is not an integer, ``prune_fraction`` is not a finite number, or
+        ``quotas`` is not an int, mapping or array.
+    ValueError
+        If ``scores`` does not have one finite value per label, ``n_strata < 1``,
+        ``prune_fraction`` is outside ``[0, 1]``, ``prune`` is not ``"high"`` or
+        ``"low"``, a quota is negative or a quota array does not have one value per
+        distinct class, or ``seed`` is outside ``[0, 2**64)``.
 
     Examples
     --------
