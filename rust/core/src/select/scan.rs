@@ -46,6 +46,14 @@ impl Scan {
 /// `sum p ln p` of a row, for the entropy scan.
 pub trait XLogX: Scalar {
     fn sum_xlogx(row: &[Self]) -> f64;
+
+    /// (`sum p ln p`, largest, smallest, all finite) of a row; the sum is bit-identical
+    /// to [`XLogX::sum_xlogx`].
+    #[inline(always)]
+    fn scan_xlogx(row: &[Self]) -> (f64, Self, Self, bool) {
+        let (b1, _, lo, ok) = lanes(row, false);
+        (Self::sum_xlogx(row), b1, lo, ok)
+    }
 }
 
 const SQRTHF: f32 = std::f32::consts::FRAC_1_SQRT_2;
@@ -96,6 +104,50 @@ impl XLogX for f32 {
         }
         let tail: f64 = it.remainder().iter().map(|&p| term(p) as f64).sum();
         acc.iter().map(|&a| a as f64).sum::<f64>() + tail
+    }
+
+    /// One pass over the row: the same sixteen partial sums as `sum_xlogx`, with the
+    /// lane maxima, minima and finiteness alongside.
+    #[inline(always)]
+    fn scan_xlogx(row: &[f32]) -> (f64, f32, f32, bool) {
+        const L: usize = 16;
+        let mut acc = [0.0f32; L];
+        let mut hi = [f32::NEG_INFINITY; L];
+        let mut lo = [f32::INFINITY; L];
+        let mut ok = [true; L];
+        let mut it = row.chunks_exact(L);
+        let term = |p: f32| {
+            let t = p * ln_f32(p);
+            if p >= f32::MIN_POSITIVE {
+                t
+            } else {
+                0.0
+            }
+        };
+        for c in &mut it {
+            for l in 0..L {
+                let p = c[l];
+                acc[l] += term(p);
+                ok[l] &= p.is_finite();
+                hi[l] = if p > hi[l] { p } else { hi[l] };
+                lo[l] = if p < lo[l] { p } else { lo[l] };
+            }
+        }
+        let rem = it.remainder();
+        let tail: f64 = rem.iter().map(|&p| term(p) as f64).sum();
+        let sum = acc.iter().map(|&a| a as f64).sum::<f64>() + tail;
+        let (mut b, mut m, mut f) = (f32::NEG_INFINITY, f32::INFINITY, true);
+        for l in 0..L {
+            b = if hi[l] > b { hi[l] } else { b };
+            m = if lo[l] < m { lo[l] } else { m };
+            f &= ok[l];
+        }
+        for &p in rem {
+            b = if p > b { p } else { b };
+            m = if p < m { p } else { m };
+            f &= p.is_finite();
+        }
+        (sum, b, m, f)
     }
 }
 
@@ -165,6 +217,20 @@ fn lanes<T: Scalar>(row: &[T], two: bool) -> (T, T, T, bool) {
     (b1, b2, mn, fin)
 }
 
+/// The first column equal to `v` (0 if none), sixteen columns at a time.
+#[inline(always)]
+fn first_eq<T: Scalar>(row: &[T], v: T) -> usize {
+    let mut it = row.chunks_exact(L);
+    let mut base = 0;
+    for ch in &mut it {
+        if ch.iter().fold(false, |a, &x| a | (x == v)) {
+            return base + ch.iter().position(|&x| x == v).unwrap_or(0);
+        }
+        base += L;
+    }
+    base + it.remainder().iter().position(|&x| x == v).unwrap_or(0)
+}
+
 /// Rows per parallel task.
 const ROWS: usize = 64;
 
@@ -193,9 +259,17 @@ impl<T: XLogX> Kernel for Chunk<'_, T> {
         for ((row, s), a) in x.chunks_exact(c).zip(score.iter_mut()).zip(arg.iter_mut()) {
             // Lane-wise maxima (and top two), so the loops vectorise; the argmax is the
             // first column equal to the maximum (ties to the smaller class).
-            let (b1, b2, lo, ok) = lanes(row, mode == Scan::Margin);
+            if mode == Scan::Entropy {
+                let (sum, b1, lo, ok) = T::scan_xlogx(row);
+                bad |= !ok;
+                neg |= lo < zero;
+                *a = first_eq(row, b1) as i64;
+                *s = -sum;
+                continue;
+            }
+            let (b1, b2, _, ok) = lanes(row, mode == Scan::Margin);
             bad |= !ok;
-            *a = row.iter().position(|&v| v == b1).unwrap_or(0) as i64;
+            *a = first_eq(row, b1) as i64;
             *s = match mode {
                 Scan::Max => b1.to_f64(),
                 Scan::LeastConfidence => 1.0 - b1.to_f64(),
@@ -206,10 +280,7 @@ impl<T: XLogX> Kernel for Chunk<'_, T> {
                         b1.to_f64() - b2.to_f64()
                     }
                 }
-                Scan::Entropy => {
-                    neg |= lo < zero;
-                    -T::sum_xlogx(row)
-                }
+                Scan::Entropy => 0.0, // scored above
             };
         }
         (bad, neg)

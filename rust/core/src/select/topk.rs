@@ -321,6 +321,26 @@ pub(crate) fn topk_with<I: Idx + Default>(
     }
     drop(picks);
     let any_whole = whole.iter().any(|&w| w);
+    if !any_whole {
+        // Only the bits: no pass over the labels.
+        let parts: Vec<Vec<i64>> = bits
+            .par_chunks(1 << 10)
+            .enumerate()
+            .map(|(b, words)| {
+                let mut out = Vec::new();
+                for (w, &word) in words.iter().enumerate() {
+                    let mut x = word;
+                    let base = ((b << 10) + w) * 64;
+                    while x != 0 {
+                        out.push((base + x.trailing_zeros() as usize) as i64);
+                        x &= x - 1;
+                    }
+                }
+                out
+            })
+            .collect();
+        return parts.concat();
+    }
     let parts: Vec<Vec<i64>> = labels
         .par_chunks(1 << 16)
         .enumerate()
