@@ -98,6 +98,25 @@ def dataset_labels(labels: Any, *, label_column: str = "label", name: str = "lab
     return as_1d_labels(raw_labels(labels, label_column), name)
 
 
+def _numeric(
+    x: Any, name: str, what: str, ndim: int | tuple[int, ...] | None, allow_empty: bool
+) -> np.ndarray:
+    """``x`` as a numpy array of a numeric dtype with one of the ``ndim`` dimensions
+    (any when None), non-empty unless ``allow_empty``: the checks ``as_scores`` and
+    ``as_float_array`` share."""
+    arr = to_numpy(x, name)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected {what}, got dtype {arr.dtype}")
+    if ndim is not None:
+        dims = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in dims:
+            want = " or ".join(f"{d}-D" for d in dims)
+            raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name}: must not be empty")
+    return arr
+
+
 def as_scores(
     x: Any,
     name: str,
@@ -118,15 +137,7 @@ def as_scores(
     >>> as_scores([1, 0], "y_score").dtype
     dtype('float64')
     """
-    arr = to_numpy(x, name)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected numeric scores, got dtype {arr.dtype}")
-    dims = (ndim,) if isinstance(ndim, int) else ndim
-    if arr.ndim not in dims:
-        want = " or ".join(f"{d}-D" for d in dims)
-        raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
-    if arr.size == 0 and not allow_empty:
-        raise ValueError(f"{name}: must not be empty")
+    arr = _numeric(x, name, "numeric scores", ndim, allow_empty)
     dtype = np.float32 if arr.dtype in (np.float32, np.float16) else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite and not all_finite(arr):
@@ -191,18 +202,9 @@ def as_float_array(
     >>> as_float_array([[1, 2]], "X", ndim=2).dtype
     dtype('float64')
     """
-    arr = to_numpy(x, name)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
-    if ndim is not None:
-        dims = (ndim,) if isinstance(ndim, int) else ndim
-        if arr.ndim not in dims:
-            want = " or ".join(f"{d}-D" for d in dims)
-            raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
-    if arr.size == 0 and not allow_empty:
-        raise ValueError(f"{name}: must not be empty")
+    arr = _numeric(x, name, "a numeric array", ndim, allow_empty)
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if finite and not np.isfinite(arr).all():
+    if finite and not all_finite(arr):
         raise ValueError(f"{name}: contains NaN or infinity")
     return arr
 
