@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 import torch
 
+from longtail._checks import check_positive_int
 from longtail.distributed import is_distributed, world_size
 
 __all__ = ["ClassAdaptiveThreshold", "TrainingDynamics"]
@@ -30,22 +31,6 @@ _METHODS = ("flexmatch", "freematch", "softmatch")
 
 
 # ------------------------------------------------------------------------------ checks
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            import numpy as np
-
-            ok = isinstance(value, np.integer)
-        except ImportError:  # pragma: no cover - numpy is a dependency
-            ok = False
-        if not ok:
-            raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    return value
 
 
 def _check_unit(value: Any, name: str, *, closed_low: bool = True) -> float:
@@ -205,7 +190,7 @@ class ClassAdaptiveThreshold:
         warmup: bool = True,
         n_sigma: float = 2,
     ) -> None:
-        self.num_classes = _check_int(num_classes, "num_classes", 1)
+        self.num_classes = check_positive_int(num_classes, "num_classes", minimum=1)
         if method not in _METHODS:
             raise ValueError(f"method: expected one of {_METHODS}, got {method!r}")
         self.method = method
@@ -220,10 +205,10 @@ class ClassAdaptiveThreshold:
         if method == "flexmatch":
             if num_unlabeled is None:
                 raise ValueError("num_unlabeled: required by method='flexmatch'")
-            self.num_unlabeled = _check_int(num_unlabeled, "num_unlabeled", 1)
+            self.num_unlabeled = check_positive_int(num_unlabeled, "num_unlabeled", minimum=1)
         else:
-            self.num_unlabeled = None if num_unlabeled is None else _check_int(
-                num_unlabeled, "num_unlabeled", 1
+            self.num_unlabeled = None if num_unlabeled is None else check_positive_int(
+                num_unlabeled, "num_unlabeled", minimum=1
             )
         self._device = torch.device("cpu")
         self._init_state()
@@ -563,8 +548,8 @@ class TrainingDynamics:
     _SUMS = ("count", "el2n_sum", "aum_sum", "conf_sum", "conf_sq", "forget")
 
     def __init__(self, num_samples: int, num_classes: int) -> None:
-        self.num_samples = _check_int(num_samples, "num_samples", 1)
-        self.num_classes = _check_int(num_classes, "num_classes", 1)
+        self.num_samples = check_positive_int(num_samples, "num_samples", minimum=1)
+        self.num_classes = check_positive_int(num_classes, "num_classes", minimum=1)
         self._device = torch.device("cpu")
         self._init_state()
 
