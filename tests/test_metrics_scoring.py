@@ -182,3 +182,47 @@ def test_brier_errors_like_sklearn(y, p):
         skm.brier_score_loss(y, p)
     with pytest.raises(ValueError):
         brier_score_loss(y, p)
+
+
+_WEIGHT_CASES = {
+    "nan": [1, np.nan, 1, 1],
+    "strings": np.array(["1", "1", "1", "1"]),
+    "complex": np.array([1, 1, 1, 1j]),
+    "column": [[1], [2], [1], [1]],
+    "all zero": [0, 0, 0, 0],
+    "2-D": [[1, 1]] * 4,
+    "short": [1, 1],
+    "scalar": 3.0,
+    "float32": np.array([1, 2, 1, 1], np.float32),
+    "bool": [True, False, True, True],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_WEIGHT_CASES))
+@pytest.mark.parametrize("name", ["accuracy_score", "log_loss", "brier_score_loss"])
+def test_sample_weight_edge_cases_as_sklearn(name, case):
+    """The shared weight reader gives scikit-learn's result or its kind of exception."""
+    import longtail.metrics as lm
+
+    y = np.array([0, 1, 1, 0])
+    probs = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1]])
+    pred = {"accuracy_score": np.array([0, 1, 0, 0]), "log_loss": probs,
+            "brier_score_loss": probs[:, 1]}[name]
+    w = _WEIGHT_CASES[case]
+
+    def run(f):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return float(f(y, pred, sample_weight=w))
+        except Exception as e:  # noqa: BLE001 - the exception type is the result
+            return type(e)
+
+    want, got = run(getattr(skm, name)), run(getattr(lm, name))
+    if isinstance(want, type):
+        assert isinstance(got, type), got
+        assert issubclass(got, want) or (
+            issubclass(want, ValueError) and issubclass(got, ValueError)
+        ), (want, got)
+    else:
+        assert got == pytest.approx(want, rel=1e-12)

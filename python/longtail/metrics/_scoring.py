@@ -18,26 +18,15 @@ import numpy as np
 
 from longtail._checks import to_numpy
 from longtail.metrics._classification import _check_targets
-from longtail.metrics._validation import check_length, labels_array, unique
+from longtail.metrics._validation import check_length, labels_array, unique, weight_array
 
 __all__ = ["accuracy_score", "log_loss", "brier_score_loss"]
 
 
 def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    w = to_numpy(sample_weight, "sample_weight")
-    if w.ndim == 2 and w.shape[1] == 1:
-        w = w.ravel()
-    if w.ndim != 1:
-        raise ValueError(f"sample_weight: expected a 1-D array, got shape {w.shape}")
-    if w.shape[0] != n:
-        raise ValueError(f"sample_weight: length {w.shape[0]} does not match y_true's length {n}")
-    if w.dtype.kind not in "fiub":
-        raise TypeError(f"sample_weight: expected numbers, got dtype {w.dtype}")
-    if w.dtype.kind == "f" and not np.isfinite(w).all():
-        raise ValueError("sample_weight: contains NaN or infinity")
-    return w
+    # The shared reader: scikit-learn's _check_sample_weight, which these metrics call
+    # too (a column or all-zero weights are refused, complex and scalars as there).
+    return weight_array(sample_weight, n, column=False)
 
 
 def _check_bool(value: Any, name: str) -> bool:
