@@ -307,6 +307,27 @@ def test_training_dynamics_update_never_needs_the_host():
     assert td.el2n().device.type == "meta"
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_dynamics_cuda_update_does_not_synchronise():
+    y, steps = _epochs()
+    dev, host = TrainingDynamics(40, 4).to("cuda"), TrainingDynamics(40, 4)
+    batches = [tuple(torch.from_numpy(a) for a in step) for step in steps]
+    gpu = [tuple(t.cuda() for t in b) for b in batches]
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for rows, z, yy in gpu:
+            dev.update(rows, z, yy)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for rows, z, yy in batches:
+        host.update(rows, z, yy)
+    for name in ("el2n", "aum", "confidence", "variability", "forgetting"):
+        got = getattr(dev, name)()
+        assert got.device.type == "cuda"
+        torch.testing.assert_close(got.cpu(), getattr(host, name)(), equal_nan=True)
+
+
 def test_training_dynamics_bad_input():
     td = TrainingDynamics(10, 3)
     with pytest.raises(ValueError, match="logits"):
