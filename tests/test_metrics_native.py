@@ -362,14 +362,14 @@ def _inputs(kind, seed=0):
     return logits[:, :3] * 3 + 10, y  # features
 
 
-def _same(a, b):
+def _same(a, b, rtol=1e-10):
     if isinstance(a, dict):
         assert a.keys() == b.keys()
         for k in a:
-            _same(a[k], b[k])
+            _same(a[k], b[k], rtol)
         return
     np.testing.assert_allclose(
-        np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=1e-10, atol=1e-12
+        np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol, atol=1e-12
     )
 
 
@@ -454,6 +454,11 @@ def test_cuda_update_does_not_synchronise(name):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert all(v.device.type == "cuda" for v in dev._state.values())
+    # Logits go through softmax/sigmoid in float32 on the device: CUDA's kernels round a
+    # few probabilities one ulp away from the CPU's, which moves a mean confidence by
+    # ~1e-9 relative (measured on an H200). Counts and probabilities given as such match
+    # to 1e-10.
+    rtol = 1e-6 if kind in ("logits", "binary") else 1e-10
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _same(dev.compute(), want)
+        _same(dev.compute(), want, rtol)
