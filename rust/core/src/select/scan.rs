@@ -1,11 +1,12 @@
 //! One pass over probability rows: the per-row score of an uncertainty strategy and the
 //! predicted class (argmax, ties to the smaller class).
 //!
-//! Entropy on float32 rows uses a vectorisable natural log (the Cephes `logf`
-//! polynomial, written branch-free so every SIMD level runs it; ~1 ulp), with sixteen
-//! float32 partial sums per row; float64 rows use `f64::ln`. Probabilities below the
-//! smallest normal float add `p ln p ~ 0`. NaN/inf (and, for entropy, negative values)
-//! are found in the same pass and reported.
+//! Entropy on float32 rows uses a vectorisable natural log ([`ln_f32`], an atanh series
+//! with fused multiply-adds, branch-free so every SIMD level runs it; within 2 ulp), with
+//! sixteen float32 partial sums per row; float64 rows use `f64::ln`. Probabilities below
+//! the smallest normal float add `p ln p ~ 0`. NaN/inf (and, for entropy, negative
+//! values) are caught in the same pass -- for entropy through the row sum, which NaN
+//! and inf poison -- and a second pass over the input, only then, says which it is.
 
 use rayon::prelude::*;
 
@@ -45,145 +46,135 @@ impl Scan {
 
 /// `sum p ln p` of a row, for the entropy scan.
 pub trait XLogX: Scalar {
-    fn sum_xlogx(row: &[Self]) -> f64;
-
-    /// (`sum p ln p`, largest, smallest, all finite) of a row; the sum is bit-identical
-    /// to [`XLogX::sum_xlogx`].
-    #[inline(always)]
-    fn scan_xlogx(row: &[Self]) -> (f64, Self, Self, bool) {
-        let (b1, _, lo, ok) = lanes(row, false);
-        (Self::sum_xlogx(row), b1, lo, ok)
-    }
+    /// (`sum p ln p` over the values `>= MIN_POSITIVE`, largest value, smallest value) of
+    /// a row in one pass. A NaN in the row makes the sum NaN and `+inf` makes it `+inf`,
+    /// so the caller checks finiteness on the sum instead of on every value.
+    fn scan_xlogx(row: &[Self]) -> (f64, Self, Self);
 }
 
 const SQRTHF: f32 = std::f32::consts::FRAC_1_SQRT_2;
 
-/// Natural log of a positive normal float32 (Cephes `logf`, branch-free).
+/// `(e, ln m)` with `x = m 2^e`, `m` in `[sqrt(1/2), sqrt(2))`, for a positive normal
+/// float32: `ln x = e ln 2 + ln m`. Branch-free so every SIMD level runs it.
+///
+/// `ln m = 2 atanh(s)`, `s = (m - 1) / (m + 1)`, `|s| <= 0.172`: the odd series to `s^9`
+/// (truncation below `7e-10`), evaluated with fused multiply-adds (Abramowitz & Stegun
+/// 4.1.28). One division and five FMAs per value, against ten multiply-add pairs for
+/// Cephes' `logf` polynomial: the entropy scan is compute-bound, so this is its speed.
+/// `mul_add` is one rounding on every SIMD level (hardware FMA, or the exact software
+/// `fmaf` on baseline x86-64), so results do not depend on the level. For zero, `e` is
+/// -127 and `ln m` is 0; subnormals give a bounded `ln m`, so `p (e ln 2 + ln m)` is
+/// ~1e-36 for them.
 #[inline(always)]
-pub fn ln_f32(x: f32) -> f32 {
+fn ln_parts(x: f32) -> (f32, f32) {
     let bits = x.to_bits();
-    let e = ((bits >> 23) & 0xff) as i32 - 126;
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
     let small = m < SQRTHF;
-    let e = (e - small as i32) as f32;
-    let m = if small { m + m - 1.0 } else { m - 1.0 };
-    let z = m * m;
-    let mut y = 7.037_683_6e-2f32;
-    y = y * m - 1.151_461_1e-1;
-    y = y * m + 1.167_699_9e-1;
-    y = y * m - 1.242_014_1e-1;
-    y = y * m + 1.424_932_3e-1;
-    y = y * m - 1.666_805_8e-1;
-    y = y * m + 2.000_071_5e-1;
-    y = y * m - 2.499_999_4e-1;
-    y = y * m + 3.333_333e-1;
-    y *= m * z;
-    y += -2.121_944_4e-4 * e;
-    y += -0.5 * z;
-    m + y + 0.693_359_4 * e
+    // The biased exponent as a float; the sign bit (negative input) only makes `e`
+    // large, and negatives are reported by the caller.
+    let e = (bits >> 23) as f32 - if small { 127.0 } else { 126.0 };
+    let m = if small { m + m } else { m };
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let mut y = 1.0f32 / 9.0;
+    y = y.mul_add(s2, 1.0 / 7.0);
+    y = y.mul_add(s2, 1.0 / 5.0);
+    y = y.mul_add(s2, 1.0 / 3.0);
+    let two_s = s + s;
+    (e, (two_s * s2).mul_add(y, two_s))
+}
+
+/// Natural log of a positive normal float32 ([`ln_parts`]); within 2 ulp of the
+/// correctly rounded log on every positive normal float32 (checked on a stride of all
+/// of them).
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    let (e, ln_m) = ln_parts(x);
+    std::f32::consts::LN_2.mul_add(e, ln_m)
 }
 
 impl XLogX for f32 {
+    /// `sum p ln p = ln 2 sum p e + sum p ln m`: two sets of sixteen float32 partial
+    /// sums (one AVX-512 register each), so each value costs two FMAs after the log and
+    /// no test for zero (a zero adds `0 e + 0`); the lane maxima and minima alongside;
+    /// the sums combined in float64 at the end of the row.
     #[inline(always)]
-    fn sum_xlogx(row: &[f32]) -> f64 {
+    fn scan_xlogx(row: &[f32]) -> (f64, f32, f32) {
         const L: usize = 16;
-        let mut acc = [0.0f32; L];
-        let mut it = row.chunks_exact(L);
-        let term = |p: f32| {
-            let t = p * ln_f32(p);
-            if p >= f32::MIN_POSITIVE {
-                t
-            } else {
-                0.0
-            }
-        };
-        for c in &mut it {
-            for (a, &p) in acc.iter_mut().zip(c) {
-                *a += term(p);
-            }
-        }
-        let tail: f64 = it.remainder().iter().map(|&p| term(p) as f64).sum();
-        acc.iter().map(|&a| a as f64).sum::<f64>() + tail
-    }
-
-    /// One pass over the row: the same sixteen partial sums as `sum_xlogx`, with the
-    /// lane maxima, minima and finiteness alongside.
-    #[inline(always)]
-    fn scan_xlogx(row: &[f32]) -> (f64, f32, f32, bool) {
-        const L: usize = 16;
-        let mut acc = [0.0f32; L];
+        let mut acc_e = [0.0f32; L];
+        let mut acc_m = [0.0f32; L];
         let mut hi = [f32::NEG_INFINITY; L];
         let mut lo = [f32::INFINITY; L];
-        let mut ok = [true; L];
-        let mut it = row.chunks_exact(L);
-        let term = |p: f32| {
-            let t = p * ln_f32(p);
-            if p >= f32::MIN_POSITIVE {
-                t
-            } else {
-                0.0
-            }
-        };
-        for c in &mut it {
+        let mut step = |c: &[f32]| {
             for l in 0..L {
                 let p = c[l];
-                acc[l] += term(p);
-                ok[l] &= p.is_finite();
+                let (e, ln_m) = ln_parts(p);
+                acc_e[l] = p.mul_add(e, acc_e[l]);
+                acc_m[l] = p.mul_add(ln_m, acc_m[l]);
                 hi[l] = if p > hi[l] { p } else { hi[l] };
                 lo[l] = if p < lo[l] { p } else { lo[l] };
             }
+        };
+        let mut it = row.chunks_exact(L);
+        for c in &mut it {
+            step(c);
         }
+        // The last columns as one more vector step, padded with zeros (which add 0 to
+        // the sums and cannot hide a negative minimum): a scalar tail with its division
+        // per value cost more than the 62 vector steps of a 1000-column row.
         let rem = it.remainder();
-        let tail: f64 = rem.iter().map(|&p| term(p) as f64).sum();
-        let sum = acc.iter().map(|&a| a as f64).sum::<f64>() + tail;
-        let (mut b, mut m, mut f) = (f32::NEG_INFINITY, f32::INFINITY, true);
+        if !rem.is_empty() {
+            let mut pad = [0.0f32; L];
+            pad[..rem.len()].copy_from_slice(rem);
+            step(&pad);
+        }
+        let se: f64 = acc_e.iter().map(|&a| a as f64).sum();
+        let sm: f64 = acc_m.iter().map(|&a| a as f64).sum();
+        let (mut b, mut m) = (f32::NEG_INFINITY, f32::INFINITY);
         for l in 0..L {
             b = if hi[l] > b { hi[l] } else { b };
             m = if lo[l] < m { lo[l] } else { m };
-            f &= ok[l];
         }
-        for &p in rem {
-            b = if p > b { p } else { b };
-            m = if p < m { p } else { m };
-            f &= p.is_finite();
-        }
-        (sum, b, m, f)
+        (std::f64::consts::LN_2 * se + sm, b, m)
     }
 }
 
 impl XLogX for f64 {
     #[inline(always)]
-    fn sum_xlogx(row: &[f64]) -> f64 {
-        row.iter()
-            .map(|&p| {
-                if p >= f64::MIN_POSITIVE {
-                    p * p.ln()
-                } else {
-                    0.0
-                }
-            })
-            .sum()
+    fn scan_xlogx(row: &[f64]) -> (f64, f64, f64) {
+        let (mut sum, mut b, mut m) = (0.0, f64::NEG_INFINITY, f64::INFINITY);
+        for &p in row {
+            sum += if p < f64::MIN_POSITIVE {
+                0.0
+            } else {
+                p * p.ln()
+            };
+            b = if p > b { p } else { b };
+            m = if p < m { p } else { m };
+        }
+        (sum, b, m)
     }
 }
 
 /// Lanes of the row loops.
 const L: usize = 16;
 
-/// (largest, second largest counting repeats, smallest, all finite) of a row.
+/// (largest, second largest counting repeats (with `TWO`), all finite) of a row.
+///
+/// `TWO` is a compile-time constant so that each loop is branch-free and vectorises (a
+/// run-time flag here made the max scan three times slower).
 #[inline(always)]
-fn lanes<T: Scalar>(row: &[T], two: bool) -> (T, T, T, bool) {
+fn lanes<T: Scalar, const TWO: bool>(row: &[T]) -> (T, T, bool) {
     let ninf = T::from_f64(f64::NEG_INFINITY);
     let mut p = [ninf; L];
     let mut q = [ninf; L];
-    let mut lo = [T::from_f64(f64::INFINITY); L];
     let mut ok = [true; L];
     let mut it = row.chunks_exact(L);
     for ch in &mut it {
         for l in 0..L {
             let v = ch[l];
             ok[l] &= v.finite();
-            lo[l] = if v < lo[l] { v } else { lo[l] };
-            if two {
+            if TWO {
                 let gt = v > p[l];
                 let low = if gt { p[l] } else { v };
                 q[l] = if low > q[l] { low } else { q[l] };
@@ -192,7 +183,7 @@ fn lanes<T: Scalar>(row: &[T], two: bool) -> (T, T, T, bool) {
         }
     }
     // Merge the lanes and the tail as a plain scan.
-    let (mut b1, mut b2, mut mn, mut fin) = (ninf, ninf, T::from_f64(f64::INFINITY), true);
+    let (mut b1, mut b2, mut fin) = (ninf, ninf, true);
     let mut push = |v: T| {
         if v > b1 {
             b2 = b1;
@@ -203,18 +194,16 @@ fn lanes<T: Scalar>(row: &[T], two: bool) -> (T, T, T, bool) {
     };
     for l in 0..L {
         push(p[l]);
-        if two {
+        if TWO {
             push(q[l]);
         }
-        mn = if lo[l] < mn { lo[l] } else { mn };
         fin &= ok[l];
     }
     for &v in it.remainder() {
         push(v);
         fin &= v.finite();
-        mn = if v < mn { v } else { mn };
     }
-    (b1, b2, mn, fin)
+    (b1, b2, fin)
 }
 
 /// The first column equal to `v` (0 if none), sixteen columns at a time.
@@ -242,11 +231,12 @@ struct Chunk<'a, T> {
     arg: &'a mut [i64],
 }
 
-/// (any non-finite value, any negative value) of the chunk.
+/// Whether the chunk may hold a NaN, an infinity or (for entropy) a negative value; the
+/// caller then finds which, so the row loops carry no per-value checks they can avoid.
 impl<T: XLogX> Kernel for Chunk<'_, T> {
-    type Out = (bool, bool);
+    type Out = bool;
     #[inline(always)]
-    fn run(self) -> (bool, bool) {
+    fn run(self) -> bool {
         let Chunk {
             x,
             c,
@@ -255,35 +245,45 @@ impl<T: XLogX> Kernel for Chunk<'_, T> {
             arg,
         } = self;
         let zero = T::from_f64(0.0);
-        let (mut bad, mut neg) = (false, false);
-        for ((row, s), a) in x.chunks_exact(c).zip(score.iter_mut()).zip(arg.iter_mut()) {
-            // Lane-wise maxima (and top two), so the loops vectorise; the argmax is the
-            // first column equal to the maximum (ties to the smaller class).
-            if mode == Scan::Entropy {
-                let (sum, b1, lo, ok) = T::scan_xlogx(row);
-                bad |= !ok;
-                neg |= lo < zero;
-                *a = first_eq(row, b1) as i64;
-                *s = -sum;
-                continue;
+        let mut bad = false;
+        let rows = x.chunks_exact(c).zip(score.iter_mut()).zip(arg.iter_mut());
+        // Lane-wise maxima (and top two), so the loops vectorise; the argmax is the first
+        // column equal to the maximum (ties to the smaller class).
+        match mode {
+            Scan::Entropy => {
+                for ((row, s), a) in rows {
+                    let (sum, b1, lo) = T::scan_xlogx(row);
+                    bad |= !sum.is_finite() || lo < zero;
+                    *a = first_eq(row, b1) as i64;
+                    *s = -sum;
+                }
             }
-            let (b1, b2, _, ok) = lanes(row, mode == Scan::Margin);
-            bad |= !ok;
-            *a = first_eq(row, b1) as i64;
-            *s = match mode {
-                Scan::Max => b1.to_f64(),
-                Scan::LeastConfidence => 1.0 - b1.to_f64(),
-                Scan::Margin => {
-                    if c == 1 {
+            Scan::Margin => {
+                for ((row, s), a) in rows {
+                    let (b1, b2, ok) = lanes::<T, true>(row);
+                    bad |= !ok;
+                    *a = first_eq(row, b1) as i64;
+                    *s = if c == 1 {
                         b1.to_f64()
                     } else {
                         b1.to_f64() - b2.to_f64()
-                    }
+                    };
                 }
-                Scan::Entropy => 0.0, // scored above
-            };
+            }
+            Scan::Max | Scan::LeastConfidence => {
+                for ((row, s), a) in rows {
+                    let (b1, _, ok) = lanes::<T, false>(row);
+                    bad |= !ok;
+                    *a = first_eq(row, b1) as i64;
+                    *s = if mode == Scan::Max {
+                        b1.to_f64()
+                    } else {
+                        1.0 - b1.to_f64()
+                    };
+                }
+            }
         }
-        (bad, neg)
+        bad
     }
 }
 
@@ -304,7 +304,7 @@ pub fn row_scan<T: XLogX>(x: &[T], c: usize, mode: Scan) -> Result<(Vec<f64>, Ve
     let n = x.len() / c;
     let mut score = vec![0.0f64; n];
     let mut arg = vec![0i64; n];
-    let (bad, neg) = x
+    let suspect = x
         .par_chunks(ROWS * c)
         .zip(score.par_chunks_mut(ROWS))
         .zip(arg.par_chunks_mut(ROWS))
@@ -317,11 +317,15 @@ pub fn row_scan<T: XLogX>(x: &[T], c: usize, mode: Scan) -> Result<(Vec<f64>, Ve
                 arg,
             })
         })
-        .reduce(|| (false, false), |a, b| (a.0 | b.0, a.1 | b.1));
-    if bad {
+        .reduce(|| false, |a, b| a | b);
+    if !suspect {
+        return Ok((score, arg));
+    }
+    // Rare: say which problem it is (NaN/inf first, as before).
+    if x.par_iter().any(|v| !v.finite()) {
         return Err(Error::value("probs", "contains NaN or infinity"));
     }
-    if neg {
+    if mode == Scan::Entropy {
         return Err(Error::value(
             "probs",
             "contains negative values (entropy needs probabilities)",
@@ -392,5 +396,46 @@ mod tests {
         assert!(row_scan::<f64>(&[], 2, Scan::Max).is_err());
         assert!(row_scan(&[1.0f64, 2.0, 3.0], 2, Scan::Max).is_err());
         assert!(Scan::parse("bald").is_err());
+        // The entropy pass flags a row through its sum; the second pass names the problem,
+        // NaN/inf first, whatever the position in the row or the SIMD tail.
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 5, 16, 19] {
+                let mut row = vec![0.05f32; 20];
+                row[at] = bad;
+                let e = row_scan(&row, 20, Scan::Entropy).unwrap_err().to_string();
+                assert!(e.contains("NaN or infinity"), "{bad} at {at}: {e}");
+            }
+        }
+        let mut row = vec![0.05f32; 20];
+        row[18] = -1e-30;
+        let e = row_scan(&row, 20, Scan::Entropy).unwrap_err().to_string();
+        assert!(e.contains("negative"), "{e}");
+    }
+
+    #[test]
+    fn zeros_and_certain_rows_have_zero_entropy() {
+        let mut p = vec![0.0f32; 3 * 17];
+        p[3] = 1.0; // row 0: one-hot
+        p[17 + 16] = 1.0; // row 1: one-hot in the padded tail
+        p[34 + 2] = f32::MIN_POSITIVE / 4.0; // row 2: a subnormal, otherwise zeros
+        let (s, a) = row_scan(&p, 17, Scan::Entropy).unwrap();
+        assert_eq!(&s[..2], &[0.0, 0.0]);
+        assert!(s[2].abs() < 1e-30);
+        assert_eq!(a, vec![3, 16, 2]);
+    }
+
+    #[test]
+    fn fast_log_on_a_stride_of_all_normal_floats() {
+        let mut bits = f32::MIN_POSITIVE.to_bits();
+        while bits < f32::MAX.to_bits() {
+            let x = f32::from_bits(bits);
+            let want = (x as f64).ln();
+            let ulp = {
+                let w = (want as f32).abs();
+                (f32::from_bits(w.to_bits() + 1) - w) as f64
+            };
+            assert!((ln_f32(x) as f64 - want).abs() <= 2.0 * ulp, "{x}");
+            bits += 9973;
+        }
     }
 }
