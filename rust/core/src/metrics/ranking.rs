@@ -992,12 +992,28 @@ mod half_tests {
         let col = &s[..N];
         let mut out = Vec::new();
         let c = binary_curve(y, col, None).expect("curve");
-        out.extend(c.fps.iter().chain(&c.tps).chain(&c.thresholds).map(|v| v.to_bits()));
+        out.extend(
+            c.fps
+                .iter()
+                .chain(&c.tps)
+                .chain(&c.thresholds)
+                .map(|v| v.to_bits()),
+        );
         let c = binary_curve(y, col, Some(&w)).expect("weighted curve");
-        out.extend(c.fps.iter().chain(&c.tps).chain(&c.thresholds).map(|v| v.to_bits()));
+        out.extend(
+            c.fps
+                .iter()
+                .chain(&c.tps)
+                .chain(&c.thresholds)
+                .map(|v| v.to_bits()),
+        );
         for m in [Metric::RocAuc, Metric::AveragePrecision] {
             out.push(binary_metric(y, col, None, m).expect("metric").to_bits());
-            out.push(binary_metric(y, col, Some(&w), m).expect("metric").to_bits());
+            out.push(
+                binary_metric(y, col, Some(&w), m)
+                    .expect("metric")
+                    .to_bits(),
+            );
             let v = per_column(Truth::Classes(cls), s, N, C, None, m).expect("ovr");
             out.extend(v.iter().map(|v| v.to_bits()));
             let v = per_column(Truth::Indicator(ind), s, N, C, Some(&w), m).expect("ml");
@@ -1056,6 +1072,9 @@ mod half_tests {
         assert!(top_k_hits(&cls, &s, 2, 2, 1).is_err());
         // Plain check of the widening itself: exact, NaN stays NaN.
         assert!(Score::to_f64(bf16::NAN).is_nan());
-        assert_eq!(Score::to_f64(f16::from_f32(0.1)), f16::from_f32(0.1).to_f32() as f64);
+        assert_eq!(
+            Score::to_f64(f16::from_f32(0.1)),
+            f16::from_f32(0.1).to_f32() as f64
+        );
     }
 }
