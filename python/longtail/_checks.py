@@ -231,8 +231,9 @@ def score_min_max(arr: np.ndarray) -> tuple[float, float]:
     """
     flat = arr.reshape(-1)
     lo, hi = math.inf, -math.inf
-    for i in range(0, flat.size, _BLOCK):
-        block = widen_half(flat[i : i + _BLOCK])
+    step = _BLOCK if arr.dtype != _BF16_BITS else 1 << 16  # 256 KiB widened at a time
+    for i in range(0, flat.size, step):
+        block = flat[i : i + step] if arr.dtype != _BF16_BITS else widen_half(flat[i : i + step])
         b_lo, b_hi = float(block.min()), float(block.max())
         if math.isnan(b_lo) or math.isnan(b_hi):
             return math.nan, math.nan
