@@ -627,6 +627,19 @@ def test_half_streaming_equals_float32(kind, logits):
                 assert ours == pytest.approx(sk(t, rr, average="macro"), abs=1e-12)
             elif cls is st.AUROC:
                 assert ours == pytest.approx(sk(t, rr, multi_class="ovr"), abs=1e-12)
+    for make in (
+        lambda: st.CalibrationError(n_bins=10),
+        lambda: st.CalibrationError(n_bins=7, classwise=True, num_classes=C),
+    ):
+        ours, want = _stream(make(), h, y), _stream(make(), ref, y)
+        assert ours == want
+        mixed = make()
+        mixed.update(h[:400], y[:400])
+        mixed.update(ref[400:], y[400:])
+        assert mixed.compute() == want
+    t01 = (y == 0).astype(np.int64)
+    ours = _stream(st.CalibrationError(), h[:, 0], t01)
+    assert ours == _stream(st.CalibrationError(), ref[:, 0], t01)
 
 
 def _error(fn, *args):
@@ -655,6 +668,8 @@ def test_half_nan_and_inf_raise_as_float32(kind):
             s, np.zeros(s.shape, dtype=np.int64)
         ),
         lambda s: st.AveragePrecision("binary").update(s[:, 3], yb),
+        lambda s: st.CalibrationError().update(s, y),
+        lambda s: st.CalibrationError(classwise=True, num_classes=C).update(s, y),
     ]
     for bad in (np.nan, np.inf, -np.inf):
         q = p.copy()
@@ -680,9 +695,13 @@ def test_no_widened_copy_of_a_half_float16_score_matrix():
     for name, call in calls.items():
         call()  # warm
         assert _numpy_peak(call) < h.nbytes, name  # n * C * 2 bytes
-    acc = st.AUROC("multiclass", num_classes=c, bins=100)
-    acc.update(h[:100], y[:100])
-    assert _numpy_peak(lambda: acc.update(h, y)) < h.nbytes
+    for acc in (
+        st.AUROC("multiclass", num_classes=c, bins=100),
+        st.CalibrationError(),
+        st.CalibrationError(classwise=True, num_classes=c),
+    ):
+        acc.update(h[:100], y[:100])
+        assert _numpy_peak(lambda acc=acc: acc.update(h, y)) < h.nbytes, acc
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

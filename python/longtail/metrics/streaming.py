@@ -952,9 +952,10 @@ class CalibrationError(_Accumulator):
     _device_ok = True
 
     def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
-        p = as_scores(preds, "probs", ndim=(1, 2))
-        p = _normalize_logits(p, "sigmoid" if p.ndim == 1 else "softmax")
-        t, p = _calibration_inputs(target, p)
+        p = as_scores(preds, "probs", ndim=(1, 2), half=True)
+        q = _normalize_logits(p, "sigmoid" if p.ndim == 1 else "softmax")
+        # probabilities: the caller's (half) array as it is; logits: the new float32 one
+        t, p = _calibration_inputs(target, preds if q is p else q, half=True)
         if self.num_classes is not None and p.shape[1] != self.num_classes:
             raise ValueError(
                 f"preds: expected {self.num_classes} probability columns, got {p.shape[1]}"
