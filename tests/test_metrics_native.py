@@ -744,3 +744,17 @@ def test_numpy_uint16_scores_are_still_integers():
     s = np.array([3, 40000, 7, 65535, 2, 1], dtype=np.uint16)
     assert ltm.roc_auc_score(y, s) == skm.roc_auc_score(y, s)
     assert ltm.average_precision_score(y, s) == skm.average_precision_score(y, s)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_cuda_half_scores_go_to_the_host_at_2_bytes(dtype):
+    from longtail._checks import as_scores
+
+    y, p = _half_probs(n=500, c=C)
+    t = torch.from_numpy(p).to(dtype)
+    g = t.cuda()
+    assert as_scores(g, "y_score", half=True).itemsize == 2
+    for mc in ("ovr", "ovo"):
+        assert ltm.roc_auc_score(y, g, multi_class=mc) == ltm.roc_auc_score(y, t, multi_class=mc)
+    assert ltm.average_precision_score(y, g) == ltm.average_precision_score(y, t)
