@@ -164,14 +164,16 @@ def _check_norm(norm: str) -> str:
     return norm
 
 
-def _calibration_inputs(
-    y_true: Any, probs: Any, half: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Checked ``(labels, probs)``; 1-D probs are binary P(y = 1) and become (n, 2).
-    With ``half``, (n, C) float16 / bfloat16 probs stay 2 bytes per element (see
-    ``as_scores``); :func:`_calibration_update` widens them a block of rows at a time."""
+def _calibration_inputs(y_true: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Checked ``(labels, probs)``; 1-D probs are binary P(y = 1) and become (n, 2)."""
     # float32 stays float32 (no float64 copy of the (n, C) matrix); NaN checked by blocks.
-    p = as_scores(probs, "probs", ndim=(1, 2), half=half)
+    return _calibration_checked(y_true, as_scores(probs, "probs", ndim=(1, 2)))
+
+
+def _calibration_checked(y_true: Any, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_calibration_inputs` on probs already read by ``as_scores`` (float16 and the
+    bfloat16 view of ``half=True`` included: :func:`_calibration_update` widens an (n, C)
+    half matrix a block of rows at a time)."""
     t = as_1d_labels(y_true, "y_true")
     if p.shape[0] != t.shape[0]:
         raise ValueError(f"probs: has {p.shape[0]} rows but y_true has {t.shape[0]} items")

@@ -80,8 +80,8 @@ from longtail._checks import (
 )
 from longtail.distributed import all_gather_objects, all_reduce_arrays, world_size
 from longtail.metrics.longtail_metrics import (
+    _calibration_checked,
     _calibration_compute,
-    _calibration_inputs,
     _calibration_update,
     _check_norm,
     _frechet_from_moments,
@@ -952,10 +952,9 @@ class CalibrationError(_Accumulator):
     _device_ok = True
 
     def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
-        p = as_scores(preds, "probs", ndim=(1, 2), half=True)
-        q = _normalize_logits(p, "sigmoid" if p.ndim == 1 else "softmax")
-        # probabilities: the caller's (half) array as it is; logits: the new float32 one
-        t, p = _calibration_inputs(target, preds if q is p else q, half=True)
+        p = as_scores(preds, "probs", ndim=(1, 2), half=True)  # float16/bfloat16: 2 bytes
+        p = _normalize_logits(p, "sigmoid" if p.ndim == 1 else "softmax")
+        t, p = _calibration_checked(target, p)
         if self.num_classes is not None and p.shape[1] != self.num_classes:
             raise ValueError(
                 f"preds: expected {self.num_classes} probability columns, got {p.shape[1]}"
