@@ -462,3 +462,304 @@ def test_cuda_update_does_not_synchronise(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _same(dev.compute(), want, rtol)
+
+
+# --------------------------------------------------------------------------------------
+# criterion 2, last clause: float16 / bfloat16 reach the kernels at 2 bytes per element
+
+HALVES = ["numpy float16", "torch float16", "torch bfloat16"]
+
+
+def _to_half(a, kind):
+    """``a`` (float32 numpy) as the half container ``kind``, and the float32 numpy array
+    of exactly the values that container holds (the widened reference)."""
+    if kind == "numpy float16":
+        h = a.astype(np.float16)
+        return h, h.astype(np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    h = t.half() if kind == "torch float16" else t.bfloat16()
+    return h, h.float().numpy()
+
+
+def _half_probs(n=2000, c=6, seed=0):
+    """Probabilities k/64 (exact in float16 and bfloat16, rows sum to exactly 1, many
+    ties) with the true class favoured."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    w = rng.random((n, c)) + 2.0 * np.eye(c)[y]
+    k = np.floor(w / w.sum(1, keepdims=True) * 64).astype(np.int64)
+    k[np.arange(n), k.argmax(1)] += 64 - k.sum(1)
+    return y, (k / 64).astype(np.float32)
+
+
+def _eq_and_sklearn(ours, ref, sk, tol=1e-12):
+    """``ours`` (half input) == ``ref`` (float32 input through longtail), ~= ``sk``."""
+    if isinstance(ours, tuple):
+        for a, b, c in zip(ours, ref, sk):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(a, c, rtol=0, atol=tol)
+        return
+    if isinstance(ours, np.ndarray):
+        np.testing.assert_array_equal(ours, ref)
+        np.testing.assert_allclose(ours, sk, rtol=0, atol=tol)
+        return
+    assert ours == ref
+    assert ours == pytest.approx(sk, abs=tol)
+
+
+@pytest.mark.parametrize("kind", HALVES)
+def test_half_functional_metrics_equal_float32_and_sklearn(kind):
+    y, p = _half_probs()
+    h, ref = _to_half(p, kind)
+    assert np.array_equal(ref, p)  # k/64 is exact in both formats
+    # binary / curves on scores that the half format rounds (ties made by rounding)
+    rng = np.random.default_rng(3)
+    yb = (y == 0).astype(int)
+    raw = (rng.normal(size=y.shape[0]) + yb).astype(np.float32)
+    hs_, s = _to_half(raw, kind)
+    w = rng.random(y.shape[0])
+    for kw in ({}, {"sample_weight": w}):
+        for ours, sk in [
+            (ltm.roc_auc_score, skm.roc_auc_score),
+            (ltm.average_precision_score, skm.average_precision_score),
+            (ltm.roc_curve, skm.roc_curve),
+            (ltm.precision_recall_curve, skm.precision_recall_curve),
+        ]:
+            _eq_and_sklearn(ours(yb, hs_, **kw), ours(yb, s, **kw), sk(yb, s, **kw))
+    # one-vs-rest, one-vs-one, multiclass AP
+    for mc, avgs in (("ovr", ("macro", "weighted", None, "micro")), ("ovo", ("macro", "weighted"))):
+        for avg in avgs:
+            _eq_and_sklearn(
+                ltm.roc_auc_score(y, h, multi_class=mc, average=avg),
+                ltm.roc_auc_score(y, ref, multi_class=mc, average=avg),
+                skm.roc_auc_score(y, ref, multi_class=mc, average=avg),
+            )
+    for avg in ("macro", "weighted", None):
+        _eq_and_sklearn(
+            ltm.average_precision_score(y, h, average=avg),
+            ltm.average_precision_score(y, ref, average=avg),
+            skm.average_precision_score(y, ref, average=avg),
+        )
+    # multilabel indicators
+    ind = (rng.random(p.shape) < 0.3).astype(int)
+    rows = np.arange(y.shape[0])
+    ind[rows, rows % p.shape[1]], ind[rows, (rows + 1) % p.shape[1]] = 1, 0  # both in each row
+    for avg in ("macro", "micro", "samples", "weighted"):
+        for ours, sk in [
+            (ltm.roc_auc_score, skm.roc_auc_score),
+            (ltm.average_precision_score, skm.average_precision_score),
+        ]:
+            _eq_and_sklearn(
+                ours(ind, h, average=avg), ours(ind, ref, average=avg), sk(ind, ref, average=avg)
+            )
+    # top-k (multiclass, and binary 1-D scores)
+    for k in (1, 2, 4):
+        _eq_and_sklearn(
+            ltm.top_k_accuracy_score(y, h, k=k),
+            ltm.top_k_accuracy_score(y, ref, k=k),
+            skm.top_k_accuracy_score(y, ref, k=k),
+        )
+    _eq_and_sklearn(
+        ltm.top_k_accuracy_score(yb, hs_, k=1),
+        ltm.top_k_accuracy_score(yb, s, k=1),
+        skm.top_k_accuracy_score(yb, s, k=1),
+    )
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    rows=hs.lists(
+        hs.tuples(hs.integers(0, 1), hs.floats(-1e4, 1e4, width=32)),
+        min_size=2,
+        max_size=60,
+    ),
+    kind=hs.sampled_from(HALVES),
+)
+def test_half_binary_equals_float32_and_sklearn_property(rows, kind):
+    y = np.array([r[0] for r in rows])
+    h, s = _to_half(np.array([r[1] for r in rows], dtype=np.float32), kind)
+    if not np.isfinite(s).all():  # float16 overflows above 65504: not this test's case
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ours, sk in [
+            (ltm.roc_auc_score, skm.roc_auc_score),
+            (ltm.average_precision_score, skm.average_precision_score),
+            (ltm.precision_recall_curve, skm.precision_recall_curve),
+        ]:
+            if ours is ltm.roc_auc_score and not 0 < y.sum() < y.size:
+                continue
+            _eq_and_sklearn(ours(y, h), ours(y, s), sk(y, s))
+
+
+def _stream_cases():
+    for cls in (st.AUROC, st.AveragePrecision):
+        for task in ("binary", "multiclass", "multilabel"):
+            for bins in (None, 50):
+                yield cls, task, bins
+
+
+@pytest.mark.parametrize("kind", HALVES)
+@pytest.mark.parametrize("logits", [False, True])
+def test_half_streaming_equals_float32(kind, logits):
+    y, p = _half_probs(n=900, c=C, seed=4)
+    rng = np.random.default_rng(5)
+    if logits:
+        p = (rng.normal(size=p.shape) * 2 + np.eye(C)[y]).astype(np.float32)
+    h, ref = _to_half(p, kind)
+    ind = (rng.random(p.shape) < 0.3).astype(np.int64)
+    for cls, task, bins in _stream_cases():
+        if task == "binary":
+            args, hh, rr, t = (), h[:, 0], ref[:, 0], (y == 0).astype(np.int64)
+        else:
+            args, hh, rr = (C,), h, ref
+            t = y if task == "multiclass" else ind
+        ours = _stream(cls(task, *args, bins=bins), hh, t)
+        want = _stream(cls(task, *args, bins=bins), rr, t)
+        assert np.array_equal(ours, want), (cls, task, bins)
+        # a half batch, then a float32 one: the state concatenates the values
+        mixed = cls(task, *args, bins=bins)
+        mixed.update(hh[:400], t[:400])
+        mixed.update(rr[400:], t[400:])
+        assert np.array_equal(mixed.compute(), want), (cls, task, bins)
+        if bins is None and not logits:
+            # the exact accumulators are the functional metric on the widened rows
+            sk = skm.roc_auc_score if cls is st.AUROC else skm.average_precision_score
+            if task == "binary":
+                assert ours == pytest.approx(sk(t, rr), abs=1e-12)
+            elif task == "multilabel":
+                assert ours == pytest.approx(sk(t, rr, average="macro"), abs=1e-12)
+            elif cls is st.AUROC:
+                assert ours == pytest.approx(sk(t, rr, multi_class="ovr"), abs=1e-12)
+    for make in (
+        lambda: st.CalibrationError(n_bins=10),
+        lambda: st.CalibrationError(n_bins=7, classwise=True, num_classes=C),
+    ):
+        ours, want = _stream(make(), h, y), _stream(make(), ref, y)
+        assert ours == want
+        mixed = make()
+        mixed.update(h[:400], y[:400])
+        mixed.update(ref[400:], y[400:])
+        assert mixed.compute() == want
+    t01 = (y == 0).astype(np.int64)
+    ours = _stream(st.CalibrationError(), h[:, 0], t01)
+    assert ours == _stream(st.CalibrationError(), ref[:, 0], t01)
+
+
+def _error(fn, *args):
+    """The ValueError message of ``fn(*args)``, or None (e.g. +inf under a sigmoid is 1)."""
+    try:
+        fn(*args)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("kind", HALVES)
+def test_half_nan_and_inf_raise_as_float32(kind):
+    y, p = _half_probs(n=300, c=C)
+    yb = (y == 3).astype(int)
+    calls = [
+        lambda s: ltm.roc_auc_score(yb, s[:, 3]),
+        lambda s: ltm.average_precision_score(yb, s[:, 3]),
+        lambda s: ltm.roc_curve(yb, s[:, 3]),
+        lambda s: ltm.roc_auc_score(y, s, multi_class="ovr"),
+        lambda s: ltm.roc_auc_score(y, s, multi_class="ovo"),
+        lambda s: ltm.top_k_accuracy_score(y, s, k=2),
+        lambda s: st.AUROC("multiclass", C).update(s, y),
+        lambda s: st.AUROC("multiclass", C, bins=20).update(s, y),
+        lambda s: st.AveragePrecision("multilabel", C, bins=20).update(
+            s, np.zeros(s.shape, dtype=np.int64)
+        ),
+        lambda s: st.AveragePrecision("binary").update(s[:, 3], yb),
+        lambda s: st.CalibrationError().update(s, y),
+        lambda s: st.CalibrationError(classwise=True, num_classes=C).update(s, y),
+    ]
+    for bad in (np.nan, np.inf, -np.inf):
+        q = p.copy()
+        q[17, 3] = bad
+        h, ref = _to_half(q, kind)
+        raised = 0
+        for i, call in enumerate(calls):
+            msg = _error(call, h)
+            assert msg == _error(call, ref), (bad, i)
+            raised += msg is not None
+        assert raised >= 6  # the functional metrics always refuse; logits may not
+
+
+def test_no_widened_copy_of_a_half_float16_score_matrix():
+    n, c = 60_000, 50
+    y, p = _half_probs(n, c)
+    h = p.astype(np.float16)
+    calls = {
+        "ovr": lambda: ltm.roc_auc_score(y, h, multi_class="ovr"),
+        "ap": lambda: ltm.average_precision_score(y, h),
+        "top-k": lambda: ltm.top_k_accuracy_score(y, h, k=5),
+    }
+    for name, call in calls.items():
+        call()  # warm
+        assert _numpy_peak(call) < h.nbytes, name  # n * C * 2 bytes
+    for acc in (
+        st.AUROC("multiclass", num_classes=c, bins=100),
+        st.CalibrationError(),
+        st.CalibrationError(classwise=True, num_classes=c),
+    ):
+        acc.update(h[:100], y[:100])
+        assert _numpy_peak(lambda acc=acc: acc.update(h, y)) < h.nbytes, acc
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_torch_half_scores_reach_the_kernels_without_a_copy(dtype, monkeypatch):
+    from longtail import _core
+    from longtail._checks import as_scores
+
+    n, c = 400, C
+    y = np.arange(n) % c
+    t = torch.full((n, c), 1.0 / 8, dtype=dtype)
+    t[:, 0] = 1 - (c - 1) / 8
+    assert as_scores(t, "y_score", half=True).ctypes.data == t.data_ptr()
+    assert as_scores(t[:, 2], "y_score", half=True).itemsize == 2  # strided: copied at 2 B
+    seen = []
+
+    def spy(name):
+        real = getattr(_core, name)
+
+        def wrapper(*args, **kwargs):
+            seen.extend(a for a in args if isinstance(a, np.ndarray) and a.ndim == 2)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(_core, name, wrapper)
+
+    for name in ("per_column_score", "ovo_pair_auc", "top_k_hits", "binned_hist_multiclass"):
+        spy(name)
+    ltm.roc_auc_score(y, t, multi_class="ovr")
+    ltm.roc_auc_score(y, t, multi_class="ovo")
+    ltm.average_precision_score(y, t)
+    ltm.top_k_accuracy_score(y, t, k=2)
+    st.AUROC("multiclass", c, bins=10).update(t, y)
+    assert len(seen) == 5
+    for arr in seen:
+        assert arr.itemsize == 2 and arr.ctypes.data == t.data_ptr()
+
+
+def test_numpy_uint16_scores_are_still_integers():
+    # only a torch bfloat16 tensor becomes the uint16 bit view; a uint16 array is numbers
+    y = np.array([0, 1, 0, 1, 1, 0])
+    s = np.array([3, 40000, 7, 65535, 2, 1], dtype=np.uint16)
+    assert ltm.roc_auc_score(y, s) == skm.roc_auc_score(y, s)
+    assert ltm.average_precision_score(y, s) == skm.average_precision_score(y, s)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_cuda_half_scores_go_to_the_host_at_2_bytes(dtype):
+    from longtail._checks import as_scores
+
+    y, p = _half_probs(n=500, c=C)
+    t = torch.from_numpy(p).to(dtype)
+    g = t.cuda()
+    assert as_scores(g, "y_score", half=True).itemsize == 2
+    for mc in ("ovr", "ovo"):
+        assert ltm.roc_auc_score(y, g, multi_class=mc) == ltm.roc_auc_score(y, t, multi_class=mc)
+    assert ltm.average_precision_score(y, g) == ltm.average_precision_score(y, t)

@@ -107,7 +107,7 @@ def top_k_hits(classes: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray: .
 # --- streaming ---
 
 def binned_hist_multiclass(
-    scores: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    scores: npt.NDArray[np.floating] | npt.NDArray[np.uint16],
     target: npt.NDArray[np.int64],
     hist: npt.NDArray[np.int64],
     bins: int,
@@ -115,7 +115,7 @@ def binned_hist_multiclass(
     hi: float,
 ) -> None: ...
 def binned_hist_multilabel(
-    scores: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    scores: npt.NDArray[np.floating] | npt.NDArray[np.uint16],
     target: npt.NDArray[np.uint8],
     hist: npt.NDArray[np.int64],
     bins: int,
@@ -123,7 +123,7 @@ def binned_hist_multilabel(
     hi: float,
 ) -> None: ...
 def binned_hist_binary(
-    scores: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    scores: npt.NDArray[np.floating] | npt.NDArray[np.uint16],
     target: npt.NDArray[np.int64],
     hist: npt.NDArray[np.int64],
     bins: int,
@@ -290,8 +290,11 @@ def rle_encode(masks: NDArray[np.uint8]) -> tuple[NDArray[np.uint32], NDArray[np
 def rle_from_strings(strings: list[bytes]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]: ...
 def rle_to_string(cnts: NDArray[np.uint32]) -> bytes: ...
 # --- metrics: native inputs (issue 12) ---
-# binary_clf_curve, binary_score, per_column_score, ovo_pair_auc, rows_sum_to_one and
-# top_k_hits take their scores as float32 or float64 (C-contiguous), read as given.
+# binary_clf_curve, binary_score, per_column_score, ovo_pair_auc, rows_sum_to_one,
+# check_finite, top_k_hits and binned_hist_* take their scores as float32, float64,
+# float16 or uint16 (C-contiguous), read as given: a uint16 array at a score argument holds
+# bfloat16 bit patterns (numpy has no bfloat16; `_checks.as_scores(..., half=True)` makes
+# them from a torch bfloat16 tensor). Halves are widened exactly per element in the kernel.
 
 def check_finite(scores: np.ndarray) -> None: ...
 # --- select ---

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 
 from longtail import _core
+from longtail._checks import widen_half
 from longtail.metrics._validation import (
     InvalidParameterError,
     check_length,
@@ -1092,6 +1093,7 @@ def top_k_accuracy_score(
     enc = np.searchsorted(classes, y)
     if y_type == "binary":
         if k == 1:
+            s = widen_half(s)  # (n,) or (n, 1): O(n), exact
             threshold = 0.5 if s.min() >= 0 and s.max() <= 1 else 0
             hits = (s > threshold).astype(np.int64) == enc
         else:

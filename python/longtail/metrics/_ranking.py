@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
 from longtail import _core
+from longtail._checks import score_dtype
 from longtail.metrics._validation import (
     InvalidParameterError,
     check_length,
@@ -101,7 +102,7 @@ def _clf_curve(
         raise ValueError(f"y_score: expected a 1-D array, got shape {s.shape}")
     check_length(y01, s, "y_score")
     w = weight_array(sample_weight, y01.shape[0])
-    return (*_core.binary_clf_curve(y01, s, w), s.dtype)
+    return (*_core.binary_clf_curve(y01, s, w), score_dtype(s))
 
 
 def _drop_roc(fps: np.ndarray, tps: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, ...]:

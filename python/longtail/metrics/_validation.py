@@ -258,17 +258,18 @@ def score_array(y_score: Any, name: str = "y_score") -> np.ndarray:
     """Scores as a C-contiguous float32 or float64 array (1-D or 2-D); a column is raveled.
 
     The native input path (``longtail._checks.as_scores``): float32 stays float32 and a
-    contiguous array or CPU tensor is not copied. The kernels take both widths and
-    compare float32 scores exactly as scikit-learn does on the same input (widening a
-    float32 to float64 keeps its order and its ties). Finiteness is checked by the
-    kernels in their own pass over the scores.
+    contiguous array or CPU tensor is not copied; float16 / bfloat16 stay 2 bytes per
+    element (bfloat16 as its uint16 bit view) and the kernels widen each one as read.
+    The kernels take every width and compare float32 scores exactly as scikit-learn
+    does on the same input (widening a float32 to float64 keeps its order and its
+    ties). Finiteness is checked by the kernels in their own pass over the scores.
 
     >>> score_array([[0.5], [1]]).tolist()
     [0.5, 1.0]
     >>> score_array(np.ones((2, 3), dtype=np.float32)).dtype
     dtype('float32')
     """
-    arr = as_scores(y_score, name, ndim=(1, 2), finite=False)
+    arr = as_scores(y_score, name, ndim=(1, 2), finite=False, half=True)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.reshape(-1)
     return arr

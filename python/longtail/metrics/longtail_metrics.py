@@ -20,7 +20,9 @@ from longtail._checks import (
     as_float_array,
     as_scores,
     check_positive_int,
+    score_min_max,
     to_numpy,
+    widen_half,
 )
 
 __all__ = [
@@ -165,13 +167,21 @@ def _check_norm(norm: str) -> str:
 def _calibration_inputs(y_true: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
     """Checked ``(labels, probs)``; 1-D probs are binary P(y = 1) and become (n, 2)."""
     # float32 stays float32 (no float64 copy of the (n, C) matrix); NaN checked by blocks.
-    p = as_scores(probs, "probs", ndim=(1, 2))
+    return _calibration_checked(y_true, as_scores(probs, "probs", ndim=(1, 2)))
+
+
+def _calibration_checked(y_true: Any, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_calibration_inputs` on probs already read by ``as_scores`` (float16 and the
+    bfloat16 view of ``half=True`` included: :func:`_calibration_update` widens an (n, C)
+    half matrix a block of rows at a time)."""
     t = as_1d_labels(y_true, "y_true")
     if p.shape[0] != t.shape[0]:
         raise ValueError(f"probs: has {p.shape[0]} rows but y_true has {t.shape[0]} items")
-    if p.min() < 0 or p.max() > 1:
+    lo, hi = score_min_max(p)
+    if lo < 0 or hi > 1:
         raise ValueError("probs: must lie in [0, 1]")
     if p.ndim == 1:
+        p = widen_half(p)  # O(n)
         p = np.stack([1.0 - p, p], axis=1)
     c = p.shape[1]
     if t.min() < 0 or t.max() >= c:
@@ -196,19 +206,28 @@ def _calibration_update(
         n, c = p.shape
         size = c * n_bins
         stats = np.zeros((3, size))
-        # Blocks of rows, so that the (rows, C) temporaries stay small whatever n is.
+        # Blocks of rows, so that the (rows, C) temporaries stay small whatever n is (and a
+        # float16 / bfloat16 matrix is widened one block at a time).
         step = max(1, (1 << 16) // c)
         offset = np.arange(c) * n_bins
         for r0 in range(0, n, step):
-            pb, tb = p[r0 : r0 + step], t[r0 : r0 + step]
+            pb, tb = widen_half(p[r0 : r0 + step]), t[r0 : r0 + step]
             ids = (_bin_ids(pb, n_bins) + offset).ravel()  # flat (class, bin) ids
             hit = (tb[:, None] == np.arange(c)).ravel()
             stats[0] += np.bincount(ids, minlength=size)
             stats[1] += np.bincount(ids, weights=pb.ravel(), minlength=size)
             stats[2] += np.bincount(ids[hit], minlength=size)
         return stats.reshape(3, c, n_bins)
-    conf = p.max(axis=1)
-    acc = (p.argmax(axis=1) == t).astype(np.float64)
+    if p.dtype.itemsize == 2:  # float16 / the bfloat16 view: widened a row block at a time
+        n = p.shape[0]
+        step = max(1, (1 << 16) // max(1, p.shape[1]))
+        conf, pred = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.int64)
+        for r0 in range(0, n, step):
+            b = widen_half(p[r0 : r0 + step])
+            conf[r0 : r0 + step], pred[r0 : r0 + step] = b.max(axis=1), b.argmax(axis=1)
+    else:
+        conf, pred = p.max(axis=1), p.argmax(axis=1)
+    acc = (pred == t).astype(np.float64)
     ids = _bin_ids(conf, n_bins)
     return np.stack(
         [

@@ -73,12 +73,15 @@ from longtail._checks import (
     as_float_array,
     as_scores,
     check_positive_int,
+    score_min_max,
+    storable_scores,
     to_numpy,
+    widen_half,
 )
 from longtail.distributed import all_gather_objects, all_reduce_arrays, world_size
 from longtail.metrics.longtail_metrics import (
+    _calibration_checked,
     _calibration_compute,
-    _calibration_inputs,
     _calibration_update,
     _check_norm,
     _frechet_from_moments,
@@ -160,7 +163,7 @@ _NO_LABELS = np.empty(0, dtype=np.int64)
 def _as_scores(x: Any, name: str, ndim: tuple[int, ...]) -> np.ndarray:
     """Scores as contiguous float32 or float64 (kept as given: no copy of big float32
     batches); NaN is reported by the kernels or the exact path."""
-    return as_scores(x, name, ndim=ndim, allow_empty=True, finite=False)
+    return as_scores(x, name, ndim=ndim, allow_empty=True, finite=False, half=True)
 
 
 def _normalize_logits(p: np.ndarray, how: str) -> np.ndarray:
@@ -177,9 +180,10 @@ def _normalize_logits(p: np.ndarray, how: str) -> np.ndarray:
     """
     if p.size == 0:
         return p
-    lo, hi = p.min(), p.max()
+    lo, hi = score_min_max(p)  # float16 / the bfloat16 view: no widened copy
     if lo >= 0 and hi <= 1:
         return p
+    p = widen_half(p)  # logits: the float32 values the transform reads
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -948,9 +952,9 @@ class CalibrationError(_Accumulator):
     _device_ok = True
 
     def _rows(self, preds: Any, target: Any) -> tuple[np.ndarray, ...]:
-        p = as_scores(preds, "probs", ndim=(1, 2))
+        p = as_scores(preds, "probs", ndim=(1, 2), half=True)  # float16/bfloat16: 2 bytes
         p = _normalize_logits(p, "sigmoid" if p.ndim == 1 else "softmax")
-        t, p = _calibration_inputs(target, p)
+        t, p = _calibration_checked(target, p)
         if self.num_classes is not None and p.shape[1] != self.num_classes:
             raise ValueError(
                 f"preds: expected {self.num_classes} probability columns, got {p.shape[1]}"
@@ -1132,6 +1136,7 @@ class _Ranking(_Accumulator):
         if self._logits:
             p = _normalize_logits(p, self._how())
         if self.bins is None:
+            p = storable_scores(p)  # the state is a copy: bfloat16 kept as float32
             if not all_finite(p):  # by blocks: no (n, C) boolean temporary
                 raise ValueError("preds: contains NaN or infinity")
             if p is given and _may_alias(p, raw):

@@ -22,7 +22,8 @@ const MAX_LOCAL_COUNTERS: usize = 1 << 22;
 /// Counters (per side) of one class block: 2 x 64K x 8 bytes = 1 MiB, an L2's worth.
 const CACHE_COUNTERS: usize = 1 << 16;
 
-/// Scores a histogram kernel accepts (f32 from torch models, f64 from numpy).
+/// Scores a histogram kernel accepts (f32 from torch models, f64 from numpy, and the
+/// 2-byte f16 / bf16, widened per element as read).
 pub trait Score: Copy + Send + Sync {
     fn to_f64(self) -> f64;
 }
@@ -38,6 +39,23 @@ impl Score for f64 {
     #[inline]
     fn to_f64(self) -> f64 {
         self
+    }
+}
+
+/// Half precision (numpy float16): widened exactly as each element is read, so a half
+/// score matrix reaches the kernels at 2 bytes per element, never as a widened copy.
+impl Score for half::f16 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        half::f16::to_f64(self)
+    }
+}
+
+/// bfloat16 (torch's `bfloat16`): widened exactly as each element is read.
+impl Score for half::bf16 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        half::bf16::to_f64(self)
     }
 }
 
@@ -661,5 +679,55 @@ mod tests {
             want[*a as usize * 3 + *b as usize] += 1;
         }
         assert_eq!(cm, want);
+    }
+}
+
+/// f16 / bf16 scores fill the histograms exactly as the same values in f32.
+#[cfg(test)]
+mod half_tests {
+    use super::*;
+    use half::{bf16, f16};
+
+    fn fill<T: Score>(s: &[T], n: usize, c: usize) -> Vec<i64> {
+        let b = Bins::new(50, 0.0, 1.0).expect("bins");
+        let t: Vec<i64> = (0..n).map(|i| (i % c) as i64).collect();
+        let t01: Vec<i64> = (0..n).map(|i| (i % 2) as i64).collect();
+        let ind: Vec<u8> = (0..n * c).map(|i| u8::from(i % 3 == 0)).collect();
+        let mut h = vec![0i64; 2 * c * 50];
+        hist_multiclass(s, &t, c, b, &mut h).expect("multiclass");
+        hist_multilabel(s, &ind, c, b, &mut h).expect("multilabel");
+        let mut hb = vec![0i64; 2 * 50];
+        hist_binary(&s[..n], &t01, b, &mut hb).expect("binary");
+        h.extend(hb);
+        h
+    }
+
+    #[test]
+    fn halves_fill_as_f32() {
+        let (n, c) = (4000, 3);
+        let r: Vec<f32> = (0..n * c)
+            .map(|i| ((i * 2_654_435_761) % 1000) as f32 / 1000.0)
+            .collect();
+        let h: Vec<f16> = r.iter().map(|&x| f16::from_f32(x)).collect();
+        let hf: Vec<f32> = h.iter().map(|x| x.to_f32()).collect();
+        assert_eq!(fill(&h, n, c), fill(&hf, n, c));
+        let b: Vec<bf16> = r.iter().map(|&x| bf16::from_f32(x)).collect();
+        let bf: Vec<f32> = b.iter().map(|x| x.to_f32()).collect();
+        assert_eq!(fill(&b, n, c), fill(&bf, n, c));
+        // bf16 rounding moved scores across bin edges: the two inputs differ.
+        assert_ne!(fill(&b, n, c), fill(&r, n, c));
+    }
+
+    #[test]
+    fn half_nan_is_an_error_and_leaves_the_state() {
+        let b = Bins::new(4, 0.0, 1.0).expect("bins");
+        let mut h = vec![0i64; 2 * 2 * 4];
+        let s = [f16::from_f32(0.2), f16::NAN, f16::ZERO, f16::ONE];
+        assert!(hist_multiclass(&s, &[0, 1], 2, b, &mut h).is_err());
+        let s = [bf16::from_f32(0.2), bf16::NAN, bf16::ZERO, bf16::ONE];
+        assert!(hist_multilabel(&s, &[0, 1, 1, 0], 2, b, &mut h).is_err());
+        let mut hb = vec![0i64; 2 * 4];
+        assert!(hist_binary(&s, &[0, 1, 1, 0], b, &mut hb).is_err());
+        assert!(h.iter().chain(&hb).all(|&v| v == 0));
     }
 }

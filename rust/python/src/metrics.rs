@@ -4,6 +4,8 @@
 //! arguments the way scikit-learn does and converts them to contiguous arrays of the
 //! dtypes named here; these functions borrow the data and run the kernel without the GIL.
 
+use half::slice::HalfBitsSliceExt;
+use half::{bf16, f16};
 use longtail_core::metrics::{classification, confusion, ranking};
 use longtail_core::Error;
 use numpy::{
@@ -14,18 +16,26 @@ use pyo3::prelude::*;
 
 use crate::run::{self, slice1, slice2};
 
-/// 1-D scores in the caller's dtype: float32 stays float32 down to the kernel.
+/// 1-D scores in the caller's dtype: float32 stays float32 down to the kernel, and
+/// float16 / bfloat16 stay 2 bytes (the kernels widen each element as they read it).
+/// A uint16 array at a score argument holds bfloat16 bit patterns (numpy has no
+/// bfloat16 dtype; `longtail._checks.as_scores(..., half=True)` makes them).
 #[derive(FromPyObject)]
 enum Scores1<'py> {
     F32(PyReadonlyArray1<'py, f32>),
     F64(PyReadonlyArray1<'py, f64>),
+    F16(PyReadonlyArray1<'py, f16>),
+    Bf16(PyReadonlyArray1<'py, u16>),
 }
 
-/// Row-major 2-D scores in the caller's dtype (never a float64 copy of a float32 matrix).
+/// Row-major 2-D scores in the caller's dtype (never a float64 copy of a float32 matrix,
+/// nor a widened copy of a float16 / bfloat16 one); uint16 means bfloat16 bits.
 #[derive(FromPyObject)]
 enum Scores2<'py> {
     F32(PyReadonlyArray2<'py, f32>),
     F64(PyReadonlyArray2<'py, f64>),
+    F16(PyReadonlyArray2<'py, f16>),
+    Bf16(PyReadonlyArray2<'py, u16>),
 }
 
 /// `$body` with `$s` the slice of 1-D scores (f32 or f64).
@@ -38,6 +48,14 @@ macro_rules! with1 {
             }
             Scores1::F64(a) => {
                 let $s = slice1(a, "y_score")?;
+                $body
+            }
+            Scores1::F16(a) => {
+                let $s = slice1(a, "y_score")?;
+                $body
+            }
+            Scores1::Bf16(a) => {
+                let $s: &[bf16] = slice1(a, "y_score")?.reinterpret_cast();
                 $body
             }
         }
@@ -56,6 +74,16 @@ macro_rules! with2 {
             Scores2::F64(a) => {
                 let ($n, $c) = (a.shape()[0], a.shape()[1]);
                 let $s = slice2(a, "y_score")?;
+                $body
+            }
+            Scores2::F16(a) => {
+                let ($n, $c) = (a.shape()[0], a.shape()[1]);
+                let $s = slice2(a, "y_score")?;
+                $body
+            }
+            Scores2::Bf16(a) => {
+                let ($n, $c) = (a.shape()[0], a.shape()[1]);
+                let $s: &[bf16] = slice2(a, "y_score")?.reinterpret_cast();
                 $body
             }
         }

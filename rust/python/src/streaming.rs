@@ -2,17 +2,23 @@
 //! arrays (int64 numpy) and passes them in to be updated in place, so an update never
 //! allocates a second `2 x classes x bins` histogram.
 
+use half::slice::HalfBitsSliceExt;
+use half::{bf16, f16};
 use longtail_core::streaming::{self, Bins};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::run::{self, slice1, slice1_mut, slice2};
 
-/// Scores in the dtype the caller had (no float32 -> float64 copy of large batches).
+/// Scores in the dtype the caller had (no float32 -> float64 copy of large batches, no
+/// widened copy of float16 / bfloat16 ones: the kernels widen each element as read).
+/// A uint16 array holds bfloat16 bit patterns (numpy has no bfloat16 dtype).
 #[derive(FromPyObject)]
 enum Scores<'py> {
     F32(PyReadonlyArray2<'py, f32>),
     F64(PyReadonlyArray2<'py, f64>),
+    F16(PyReadonlyArray2<'py, f16>),
+    Bf16(PyReadonlyArray2<'py, u16>),
 }
 
 /// `$body` with `$s` the scores slice (f32 or f64, as given) and `$c` their columns.
@@ -27,6 +33,16 @@ macro_rules! with_scores {
             Scores::F64(a) => {
                 let $c = a.shape()[1];
                 let $s = slice2(a, "preds")?;
+                $body
+            }
+            Scores::F16(a) => {
+                let $c = a.shape()[1];
+                let $s = slice2(a, "preds")?;
+                $body
+            }
+            Scores::Bf16(a) => {
+                let $c = a.shape()[1];
+                let $s: &[bf16] = slice2(a, "preds")?.reinterpret_cast();
                 $body
             }
         }
@@ -54,11 +70,13 @@ fn binned_hist_multiclass(
     }))
 }
 
-/// Scores of a binary batch in the caller's dtype.
+/// Scores of a binary batch in the caller's dtype (uint16: bfloat16 bit patterns).
 #[derive(FromPyObject)]
 enum Scores1<'py> {
     F32(PyReadonlyArray1<'py, f32>),
     F64(PyReadonlyArray1<'py, f64>),
+    F16(PyReadonlyArray1<'py, f16>),
+    Bf16(PyReadonlyArray1<'py, u16>),
 }
 
 /// Add binary rows (scores `n`, int64 0/1 targets `n`) to `hist` (length `2 * bins`).
@@ -83,6 +101,14 @@ fn binned_hist_binary(
         }
         Scores1::F64(a) => {
             let s = slice1(a, "preds")?;
+            run::detached(py, || streaming::hist_binary(s, t, b, h))
+        }
+        Scores1::F16(a) => {
+            let s = slice1(a, "preds")?;
+            run::detached(py, || streaming::hist_binary(s, t, b, h))
+        }
+        Scores1::Bf16(a) => {
+            let s: &[bf16] = slice1(a, "preds")?.reinterpret_cast();
             run::detached(py, || streaming::hist_binary(s, t, b, h))
         }
     }

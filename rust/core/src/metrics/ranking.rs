@@ -968,3 +968,113 @@ mod tests {
         }
     }
 }
+
+/// f16 / bf16 scores (widened per element as read) give exactly the f32 results.
+#[cfg(test)]
+mod half_tests {
+    use super::*;
+    use crate::metrics::classification::top_k_hits;
+    use half::{bf16, f16};
+
+    const N: usize = 3000;
+    const C: usize = 5;
+
+    /// Deterministic scores in [0, 1) with many ties after rounding to 2 bytes.
+    fn raw(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as u64 * 2_654_435_761) % 10_007) as f32 / 10_007.0)
+            .collect()
+    }
+
+    /// Every ranking kernel's output on `s`, as bits (NaN-safe equality).
+    fn outputs<T: Score>(s: &[T], y: &[u8], cls: &[u32], ind: &[u8]) -> Vec<u64> {
+        let w: Vec<f64> = (0..N).map(|i| 1.0 + (i % 3) as f64).collect();
+        let col = &s[..N];
+        let mut out = Vec::new();
+        let c = binary_curve(y, col, None).expect("curve");
+        out.extend(
+            c.fps
+                .iter()
+                .chain(&c.tps)
+                .chain(&c.thresholds)
+                .map(|v| v.to_bits()),
+        );
+        let c = binary_curve(y, col, Some(&w)).expect("weighted curve");
+        out.extend(
+            c.fps
+                .iter()
+                .chain(&c.tps)
+                .chain(&c.thresholds)
+                .map(|v| v.to_bits()),
+        );
+        for m in [Metric::RocAuc, Metric::AveragePrecision] {
+            out.push(binary_metric(y, col, None, m).expect("metric").to_bits());
+            out.push(
+                binary_metric(y, col, Some(&w), m)
+                    .expect("metric")
+                    .to_bits(),
+            );
+            let v = per_column(Truth::Classes(cls), s, N, C, None, m).expect("ovr");
+            out.extend(v.iter().map(|v| v.to_bits()));
+            let v = per_column(Truth::Indicator(ind), s, N, C, Some(&w), m).expect("ml");
+            out.extend(v.iter().map(|v| v.to_bits()));
+        }
+        let v = ovo_pairs(cls, s, N, C).expect("ovo");
+        out.extend(v.iter().map(|v| v.to_bits()));
+        out.push(u64::from(rows_sum_to_one(s, C)));
+        for k in 1..C {
+            let hits = top_k_hits(cls, s, N, C, k).expect("top-k");
+            out.extend(hits.iter().map(|&h| u64::from(h)));
+        }
+        out
+    }
+
+    #[test]
+    fn halves_equal_f32_of_the_same_values() {
+        let r = raw(N * C);
+        let y: Vec<u8> = (0..N).map(|i| u8::from(i % 3 == 0)).collect();
+        let cls: Vec<u32> = (0..N).map(|i| (i % C) as u32).collect();
+        let ind: Vec<u8> = (0..N * C).map(|i| u8::from(i % 4 == 1)).collect();
+        let h: Vec<f16> = r.iter().map(|&x| f16::from_f32(x)).collect();
+        let hf: Vec<f32> = h.iter().map(|x| x.to_f32()).collect();
+        assert_eq!(outputs(&h, &y, &cls, &ind), outputs(&hf, &y, &cls, &ind));
+        let b: Vec<bf16> = r.iter().map(|&x| bf16::from_f32(x)).collect();
+        let bf: Vec<f32> = b.iter().map(|x| x.to_f32()).collect();
+        assert_eq!(outputs(&b, &y, &cls, &ind), outputs(&bf, &y, &cls, &ind));
+        // The rounding made ties the kernels had to group (a test that can fail).
+        let c = binary_curve(&y, &b[..N], None).expect("curve");
+        assert!(c.thresholds.len() < N / 4);
+    }
+
+    #[test]
+    fn half_nan_and_inf_are_errors() {
+        let y = [1u8, 0, 1, 0];
+        let cls = [0u32, 1];
+        for bad in [f16::NAN, f16::INFINITY, f16::NEG_INFINITY] {
+            let s = [f16::from_f32(0.1), bad, f16::ZERO, f16::ONE];
+            assert!(check_finite_matrix(&s).is_err());
+            assert!(ovo_pairs(&cls, &s, 2, 2).is_err());
+            assert!(per_column(Truth::Classes(&cls), &s, 2, 2, None, Metric::RocAuc).is_err());
+        }
+        for bad in [bf16::NAN, bf16::INFINITY, bf16::NEG_INFINITY] {
+            let s = [bf16::from_f32(0.1), bad, bf16::ZERO, bf16::ONE];
+            assert!(check_finite_matrix(&s).is_err());
+            assert!(ovo_pairs(&cls, &s, 2, 2).is_err());
+            assert!(per_column(Truth::Classes(&cls), &s, 2, 2, None, Metric::RocAuc).is_err());
+        }
+        let s = [f16::from_f32(0.1), f16::NAN, f16::ZERO, f16::ONE];
+        assert!(binary_metric(&y, &s, None, Metric::RocAuc).is_err());
+        assert!(binary_curve(&y, &s, None).is_err());
+        assert!(top_k_hits(&cls, &s, 2, 2, 1).is_err());
+        let s = [bf16::from_f32(0.1), bf16::NAN, bf16::ZERO, bf16::ONE];
+        assert!(binary_metric(&y, &s, None, Metric::AveragePrecision).is_err());
+        assert!(binary_curve(&y, &s, None).is_err());
+        assert!(top_k_hits(&cls, &s, 2, 2, 1).is_err());
+        // Plain check of the widening itself: exact, NaN stays NaN.
+        assert!(Score::to_f64(bf16::NAN).is_nan());
+        assert_eq!(
+            Score::to_f64(f16::from_f32(0.1)),
+            f16::from_f32(0.1).to_f32() as f64
+        );
+    }
+}
