@@ -4,6 +4,7 @@
 //! plain Rust values or [`Error`]; the PyO3 crate (`rust/python`) only converts arrays,
 //! releases the GIL and maps [`Error`] to Python exceptions.
 
+pub mod classes;
 pub mod cluster;
 pub mod detection;
 pub mod error;

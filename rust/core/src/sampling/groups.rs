@@ -4,9 +4,7 @@
 //! example indices grouped by class (`u32` while `n < 2**32`, else `u64`, so 4 or 8 bytes
 //! per label) and `offsets[c]..offsets[c + 1]` is class `c`'s slice of it.
 
-use rayon::prelude::*;
-
-use super::Idx;
+use crate::classes::{group_rows, ClassMap};
 use crate::{Error, Result};
 
 /// Example indices grouped by class.
@@ -26,98 +24,24 @@ pub struct Grouped {
     pub order: Order,
 }
 
-/// Group `labels` (any integer ids, not necessarily contiguous) by class.
+/// Group `labels` (any integer ids, not necessarily contiguous) by class: the shared
+/// class map and grouping scatter of [`crate::classes`], stored as 4-byte indices
+/// while `n < 2**32`.
 pub fn group_labels(labels: &[i64]) -> Result<Grouped> {
-    let n = labels.len();
-    if n == 0 {
-        return Err(Error::value("labels", "must not be empty"));
-    }
-    let (lo, hi) = labels
-        .par_chunks(1 << 16)
-        .map(|c| {
-            c.iter()
-                .fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)))
-        })
-        .reduce(|| (i64::MAX, i64::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
-    let range = (hi as i128 - lo as i128 + 1) as u128;
-    // Contiguous class ids per label, then counts. Dense lookup when the id range is
-    // small (the common case: 0..C), else sort-unique and binary search.
-    let (classes, ids): (Vec<i64>, Vec<u32>) = if range <= (n as u128 + (1 << 16)) {
-        let range = range as usize;
-        let mut present = vec![false; range];
-        for &v in labels {
-            present[(v - lo) as usize] = true;
-        }
-        let mut dense = vec![u32::MAX; range];
-        let mut classes = Vec::new();
-        for (k, &p) in present.iter().enumerate() {
-            if p {
-                dense[k] = classes.len() as u32;
-                classes.push(lo + k as i64);
-            }
-        }
-        if classes.len() > u32::MAX as usize {
-            return Err(Error::value(
-                "labels",
-                "more than 2**32 - 1 distinct classes",
-            ));
-        }
-        let ids = labels
-            .par_iter()
-            .with_min_len(1 << 14)
-            .map(|&v| dense[(v - lo) as usize])
-            .collect();
-        (classes, ids)
+    let map = ClassMap::new(labels, "labels")?;
+    let keep = vec![true; map.len()];
+    let (order, offsets) = if (labels.len() as u64) < (1u64 << 32) {
+        let (items, offsets, _) = group_rows(labels, &map, &keep, |r| r as u32);
+        (Order::U32(items), offsets)
     } else {
-        let mut classes = labels.to_vec();
-        classes.par_sort_unstable();
-        classes.dedup();
-        if classes.len() > u32::MAX as usize {
-            return Err(Error::value(
-                "labels",
-                "more than 2**32 - 1 distinct classes",
-            ));
-        }
-        let ids = labels
-            .par_iter()
-            .with_min_len(1 << 14)
-            .map(|v| classes.binary_search(v).unwrap_or(0) as u32)
-            .collect();
-        (classes, ids)
-    };
-    let c = classes.len();
-    let mut offsets = vec![0i64; c + 1];
-    for &k in &ids {
-        offsets[k as usize + 1] += 1;
-    }
-    for k in 0..c {
-        offsets[k + 1] += offsets[k];
-    }
-    let order = if (n as u64) < (1u64 << 32) {
-        Order::U32(scatter::<u32>(&ids, &offsets))
-    } else {
-        Order::U64(scatter::<u64>(&ids, &offsets))
+        let (items, offsets, _) = group_rows(labels, &map, &keep, |r| r as u64);
+        (Order::U64(items), offsets)
     };
     Ok(Grouped {
-        classes,
-        offsets,
+        classes: map.classes,
+        offsets: offsets.into_iter().map(|o| o as i64).collect(),
         order,
     })
-}
-
-/// Stable scatter: examples of each class keep their original (ascending) order.
-fn scatter<I: Idx + Default>(ids: &[u32], offsets: &[i64]) -> Vec<I> {
-    let mut pos: Vec<usize> = offsets[..offsets.len() - 1]
-        .iter()
-        .map(|&o| o as usize)
-        .collect();
-    let mut out = vec![I::default(); ids.len()];
-    for (i, &k) in ids.iter().enumerate() {
-        let p = &mut pos[k as usize];
-        out[*p] = I::from_u64(i as u64);
-        *p += 1;
-    }
-    out
 }
 
 /// Check offsets that came from outside against an order array of length `n`:

@@ -9,7 +9,8 @@
 //!   it does not depend on the order the rows arrive in;
 //! - parallel loops only partition work; nothing they combine depends on the split.
 //!
-//! Modules: [`classes`] (labels to dense class ids and counts), [`topk`] (the
+//! Modules: [`classes`] (quotas; class ids, counts and grouping are the shared
+//! [`crate::classes`]), [`topk`] (the
 //! reusable per-class top-k by key), [`strata`] (CCS stratified selection),
 //! [`scan`] (entropy / margin / max scans of probability rows), [`kcenter`]
 //! (greedy k-center with GEMM distance updates), [`coverage`] (lazy-greedy
